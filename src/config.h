@@ -1,0 +1,81 @@
+// The gateway's configuration: parsed once, validated completely, then immutable. Every error
+// names the offending key path, e.g. `issuers[0].upstream_tls.ca`.
+#pragma once
+
+#include "issuer_url.h"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace oidcgw {
+
+// "0.0.0.0:443", "[::]:443", "127.0.0.1:8080", "localhost:8443". Port 0 is refused.
+struct ListenAddress {
+    std::string text;  // as configured
+    std::string host;  // without brackets
+    std::uint16_t port = 0;
+};
+
+struct CertificateFiles {
+    std::string certificate;  // PEM: leaf first, then intermediates
+    std::string private_key;  // PEM
+};
+
+struct UpstreamTls {
+    std::string ca;           // PEM bundle that verifies the upstream (Nomad's CA); empty: system store
+    std::string certificate;  // client certificate for mutual TLS; empty: none
+    std::string private_key;  // its key; set exactly when certificate is
+    std::string server_name;  // name to verify and send as SNI; empty: the URL's host
+};
+
+struct IssuerConfig {
+    IssuerUrl issuer;
+    std::vector<UpstreamUrl> upstreams;
+    std::optional<UpstreamTls> upstream_tls;
+};
+
+struct Config {
+    std::string path;  // the file it came from, "" when parsed from text
+    std::vector<ListenAddress> listen;
+    std::vector<CertificateFiles> certificates;
+    std::optional<ListenAddress> health_listen;
+    std::string cache_dir;  // "" disables the disk cache
+    std::chrono::milliseconds refresh_interval{60'000};
+    std::chrono::milliseconds upstream_timeout{10'000};
+    std::chrono::milliseconds max_age{300'000};
+    unsigned workers = 0;  // as configured; 0 means one per CPU core (see resolved_workers())
+    std::size_t max_document_bytes = 1024 * 1024;
+    std::vector<IssuerConfig> issuers;
+    std::vector<std::string> warnings;  // non-fatal findings, e.g. a plain-http upstream
+
+    unsigned resolved_workers() const;
+};
+
+struct ConfigError {
+    std::string key;      // "issuers[0].upstreams[1]"; "" for whole-file problems (syntax)
+    std::string message;  // what is wrong, without the key
+    std::string to_string() const;  // "issuers[0].upstreams[1]: must be ..." or just message
+};
+
+struct ConfigResult {
+    std::optional<Config> config;
+    ConfigError error;  // meaningful when !config
+};
+
+// Parses and validates config text: JSON with comments, unknown keys refused, types, ranges,
+// durations, URLs, duplicates. Does not touch the file system.
+ConfigResult parse_config(std::string_view text);
+
+// Checks what parse_config cannot: every named file is readable, each certificate chain is in
+// order and matches its key, the leaf has not expired, cache_dir is a writable directory.
+std::optional<ConfigError> check_config_files(const Config& config);
+
+// Reads the file, parse_config, then check_config_files.
+ConfigResult load_config_file(const std::string& path);
+
+}  // namespace oidcgw

@@ -1,0 +1,40 @@
+// Owning handles for C library objects (OpenSSL, libevent, libcurl): every handle the gateway
+// creates lives in one of these, so early returns and exceptions never leak.
+#pragma once
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <memory>
+
+namespace oidcgw {
+
+template <auto FreeFunction>
+struct CDeleter {
+    template <typename T>
+    void operator()(T* handle) const noexcept {
+        if (handle != nullptr) FreeFunction(handle);
+    }
+};
+
+using X509Ptr = std::unique_ptr<X509, CDeleter<X509_free>>;
+using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, CDeleter<EVP_PKEY_free>>;
+using EvpPkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, CDeleter<EVP_PKEY_CTX_free>>;
+using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, CDeleter<EVP_MD_CTX_free>>;
+using BioPtr = std::unique_ptr<BIO, CDeleter<BIO_free_all>>;
+using SslCtxPtr = std::unique_ptr<SSL_CTX, CDeleter<SSL_CTX_free>>;
+using SslPtr = std::unique_ptr<SSL, CDeleter<SSL_free>>;
+
+using EventBasePtr = std::unique_ptr<event_base, CDeleter<event_base_free>>;
+using EventPtr = std::unique_ptr<event, CDeleter<event_free>>;
+using EvConnListenerPtr = std::unique_ptr<evconnlistener, CDeleter<evconnlistener_free>>;
+
+using CurlPtr = std::unique_ptr<CURL, CDeleter<curl_easy_cleanup>>;
+using CurlSlistPtr = std::unique_ptr<curl_slist, CDeleter<curl_slist_free_all>>;
+
+}  // namespace oidcgw

@@ -1,0 +1,71 @@
+// Throwaway certificate authorities and certificates for tests, made with OpenSSL in memory and
+// written as PEM files into a directory the test owns.
+#pragma once
+
+#include "raii.h"
+
+#include <string>
+#include <vector>
+
+namespace oidcgw::testing {
+
+enum class KeyType { EcdsaP256, Rsa2048 };
+
+struct IssuedFiles {
+    std::string certificate;  // PEM file path: leaf, then (if any) the intermediate
+    std::string private_key;  // PEM file path (PKCS#8)
+};
+
+struct CertificateRequest {
+    std::string common_name;
+    std::vector<std::string> dns_names;  // subjectAltName DNS entries
+    std::vector<std::string> ip_addresses;  // subjectAltName IP entries, e.g. "127.0.0.1"
+    bool client = false;                 // extendedKeyUsage clientAuth instead of serverAuth
+    KeyType key_type = KeyType::EcdsaP256;
+    long valid_from_offset_seconds = -3600;   // notBefore relative to now
+    long valid_for_seconds = 30L * 24 * 3600; // notAfter = now + this
+    bool include_intermediate = false;  // issue from an intermediate CA; the file holds both
+};
+
+// A root CA (self-signed, EC P-256) plus an intermediate under it, kept in memory, writing
+// everything under `directory` with file names derived from `name`.
+class TestPki {
+public:
+    TestPki(std::string directory, std::string name);
+
+    const std::string& ca_file() const { return ca_file_; }  // the root, PEM
+
+    // Issues a certificate and writes its files; file names derive from request.common_name
+    // (call with distinct names).
+    IssuedFiles issue(const CertificateRequest& request);
+
+private:
+    std::string directory_;
+    std::string name_;
+    std::string ca_file_;
+    EvpPkeyPtr ca_key_;
+    X509Ptr ca_certificate_;
+    EvpPkeyPtr intermediate_key_;
+    X509Ptr intermediate_certificate_;
+    long next_serial_ = 2;
+};
+
+// A fresh temporary directory removed (recursively) by the destructor.
+class TempDir {
+public:
+    TempDir();
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::string& path() const { return path_; }
+    std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+private:
+    std::string path_;
+};
+
+// Reads/writes a whole file; throw std::runtime_error on failure.
+std::string read_file(const std::string& path);
+void write_file(const std::string& path, const std::string& content);
+
+}  // namespace oidcgw::testing

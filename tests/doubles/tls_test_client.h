@@ -1,0 +1,35 @@
+// A raw TLS client for end-to-end tests: sends exact bytes (malformed requests included) and
+// collects what comes back, with every wait bounded.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace oidcgw::testing {
+
+struct RawExchange {
+    bool connected = false;        // TCP + TLS handshake completed
+    std::string handshake_error;   // when !connected
+    std::string received;          // every byte read before close or timeout
+    bool closed_by_peer = false;   // the server closed the connection (clean or not)
+    bool timed_out = false;        // the overall deadline passed first
+};
+
+struct RawTlsOptions {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 0;
+    std::string sni;               // empty: no SNI
+    std::string ca_file;           // empty: do not verify
+    std::chrono::milliseconds deadline{5000};
+    int tls_max_version = 0;       // 0 any; else e.g. TLS1_2_VERSION
+};
+
+// Connects, sends `bytes` (in one write), reads until the peer closes or the deadline passes.
+RawExchange raw_tls_exchange(const RawTlsOptions& options, const std::string& bytes);
+
+// Plain TCP variant, for the health listener and for "plain HTTP on the TLS port".
+RawExchange raw_tcp_exchange(const std::string& host, std::uint16_t port, const std::string& bytes,
+                             std::chrono::milliseconds deadline = std::chrono::milliseconds{5000});
+
+}  // namespace oidcgw::testing
