@@ -1,0 +1,109 @@
+// oidc-gateway: entry point. Signals are handled synchronously here (sigwait), so no signal
+// handler ever runs inside the event loops or libcurl.
+#include "command_line.h"
+#include "config.h"
+#include "gateway.h"
+#include "logger.h"
+#include "version.h"
+
+#include <curl/curl.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+
+namespace {
+
+using oidcgw::CommandKind;
+
+int run_check(const std::string& path) {
+    const oidcgw::ConfigResult result = oidcgw::load_config_file(path);
+    if (!result.config) {
+        std::cerr << "oidc-gateway: " << path << ": " << result.error.to_string() << "\n";
+        return 2;
+    }
+    // The public TLS context is built exactly as `serve` builds it, so `check` finds what the
+    // server would refuse (e.g. two certificates of one key type).
+    std::string tls_error;
+    if (!oidcgw::build_public_tls_context(result.config->certificates, &tls_error)) {
+        std::cerr << "oidc-gateway: " << path << ": " << tls_error << "\n";
+        return 2;
+    }
+    for (const std::string& warning : result.config->warnings) {
+        std::cerr << "oidc-gateway: warning: " << warning << "\n";
+    }
+    std::cout << "oidc-gateway: configuration " << path << " is valid ("
+              << result.config->issuers.size() << " issuer"
+              << (result.config->issuers.size() == 1 ? "" : "s") << ")\n";
+    return 0;
+}
+
+int run_serve(const std::string& path) {
+    oidcgw::Logger logger;
+    oidcgw::ConfigResult result = oidcgw::load_config_file(path);
+    if (!result.config) {
+        logger.error("config_invalid", {{"file", path}, {"detail", result.error.to_string()}});
+        return 2;
+    }
+
+    // Block the signals we wait for before any thread exists, so every thread inherits the mask
+    // and only sigwait below receives them. SIGPIPE is ignored: a peer vanishing mid-write is an
+    // ordinary error return.
+    sigset_t waited;
+    sigemptyset(&waited);
+    sigaddset(&waited, SIGTERM);
+    sigaddset(&waited, SIGINT);
+    sigaddset(&waited, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &waited, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    oidcgw::Gateway gateway(std::move(*result.config), logger);
+    std::string error;
+    if (!gateway.start(&error)) {
+        logger.error("start_failed", {{"detail", error}});
+        return 1;
+    }
+    for (;;) {
+        int signal_number = 0;
+        if (sigwait(&waited, &signal_number) != 0) continue;
+        if (signal_number == SIGHUP) {
+            logger.warn("sighup_ignored",
+                        {{"detail", "this build does not reload; restart to apply changes"}});
+            continue;
+        }
+        logger.info("stopping", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+        break;
+    }
+    gateway.stop(std::chrono::seconds(10));
+    logger.info("stopped");
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const std::vector<std::string> arguments(argv + 1, argv + argc);
+    const oidcgw::CommandLine command = oidcgw::parse_command_line(arguments);
+    switch (command.kind) {
+        case CommandKind::Help:
+            std::cout << oidcgw::usage_text();
+            return 0;
+        case CommandKind::Version:
+            std::cout << "oidc-gateway " OIDCGW_VERSION "\n";
+            return 0;
+        case CommandKind::Invalid:
+            std::cerr << "oidc-gateway: " << command.error << "\n\n" << oidcgw::usage_text();
+            return 2;
+        case CommandKind::Check:
+            return run_check(command.config_path);
+        case CommandKind::Serve:
+            break;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+        std::cerr << "oidc-gateway: libcurl initialisation failed\n";
+        return 1;
+    }
+    const int status = run_serve(command.config_path);
+    curl_global_cleanup();
+    return status;
+}

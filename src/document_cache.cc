@@ -1,0 +1,171 @@
+#include "document_cache.h"
+
+#include "strict_json.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+namespace oidcgw {
+namespace {
+
+constexpr const char* kFormat = "oidc-gateway-cache/1";
+
+std::string hex_sha256_prefix(std::string_view text) {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+    unsigned int length = 0;
+    EVP_Digest(text.data(), text.size(), digest.data(), &length, EVP_sha256(), nullptr);
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned int i = 0; i < 12 && i < length; ++i) {
+        out += kHex[digest[i] >> 4];
+        out += kHex[digest[i] & 0xF];
+    }
+    return out;
+}
+
+std::string errno_text() {
+    return std::strerror(errno);
+}
+
+// Closes a descriptor on every path out of save().
+struct FdCloser {
+    int fd;
+    ~FdCloser() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+bool write_all(int fd, std::string_view data) {
+    while (!data.empty()) {
+        const ssize_t written = ::write(fd, data.data(), data.size());
+        if (written < 0) {
+            if (errno == EINTR) continue;
+            return false;
+        }
+        data.remove_prefix(static_cast<std::size_t>(written));
+    }
+    return true;
+}
+
+}  // namespace
+
+std::string DocumentCache::file_for(const IssuerUrl& issuer) const {
+    return directory_ + "/issuer-" + hex_sha256_prefix(issuer.text) + ".json";
+}
+
+bool DocumentCache::save(const IssuerUrl& issuer, const AcceptedDocuments& documents,
+                         std::string* error) const {
+    if (!enabled()) return true;
+    nlohmann::ordered_json record;
+    record["format"] = kFormat;
+    record["issuer"] = issuer.text;
+    record["discovery"] = documents.discovery_body;
+    record["jwks"] = documents.jwks_body;
+    record["discovery_modified"] = documents.discovery_modified;
+    record["jwks_modified"] = documents.jwks_modified;
+    record["confirmed_at"] = documents.confirmed_at;
+    const std::string text = record.dump() + "\n";
+
+    const std::string target = file_for(issuer);
+    std::string temporary = directory_ + "/.issuer-tmp-XXXXXX";
+    FdCloser file{::mkstemp(temporary.data())};
+    if (file.fd < 0) {
+        *error = "cannot create a temporary file in " + directory_ + ": " + errno_text();
+        return false;
+    }
+    if (!write_all(file.fd, text) || ::fsync(file.fd) != 0) {
+        *error = "cannot write " + temporary + ": " + errno_text();
+        ::unlink(temporary.c_str());
+        return false;
+    }
+    ::close(file.fd);
+    file.fd = -1;
+    if (::rename(temporary.c_str(), target.c_str()) != 0) {
+        *error = "cannot rename " + temporary + " to " + target + ": " + errno_text();
+        ::unlink(temporary.c_str());
+        return false;
+    }
+    // The rename is durable only once the directory entry itself reaches the disk.
+    FdCloser directory{::open(directory_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    if (directory.fd < 0 || ::fsync(directory.fd) != 0) {
+        *error = "cannot fsync directory " + directory_ + ": " + errno_text();
+        return false;
+    }
+    return true;
+}
+
+std::optional<AcceptedDocuments> DocumentCache::load(const IssuerUrl& issuer,
+                                                     std::size_t max_document_bytes,
+                                                     std::string* error) const {
+    error->clear();
+    if (!enabled()) return std::nullopt;
+    const std::string path = file_for(issuer);
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        if (errno != ENOENT) *error = "cannot read " + path + ": " + errno_text();
+        return std::nullopt;
+    }
+    // Bodies may be JSON-escaped in the record, so allow room above twice the document cap.
+    const std::size_t limit = 4 * max_document_bytes + 65536;
+    std::string text(limit + 1, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<std::size_t>(in.gcount()));
+    if (text.size() > limit) {
+        *error = path + ": larger than any record this gateway writes";
+        return std::nullopt;
+    }
+    std::string parse_error;
+    auto record = parse_strict_json(text, &parse_error);
+    if (!record || !record->is_object()) {
+        *error = path + ": not a cache record (" + (record ? "not an object" : parse_error) + ")";
+        return std::nullopt;
+    }
+    const auto string_member = [&](const char* name) -> const std::string* {
+        auto it = record->find(name);
+        return it != record->end() && it->is_string() ? it->get_ptr<const std::string*>() : nullptr;
+    };
+    const auto time_member = [&](const char* name) -> std::optional<std::time_t> {
+        auto it = record->find(name);
+        if (it == record->end() || !it->is_number_integer()) return std::nullopt;
+        return it->get<std::time_t>();
+    };
+    const std::string* format = string_member("format");
+    const std::string* recorded_issuer = string_member("issuer");
+    const std::string* discovery = string_member("discovery");
+    const std::string* jwks = string_member("jwks");
+    const auto discovery_modified = time_member("discovery_modified");
+    const auto jwks_modified = time_member("jwks_modified");
+    const auto confirmed_at = time_member("confirmed_at");
+    if (format == nullptr || *format != kFormat) {
+        *error = path + ": unknown cache format";
+        return std::nullopt;
+    }
+    if (recorded_issuer == nullptr || *recorded_issuer != issuer.text) {
+        *error = path + ": belongs to another issuer";
+        return std::nullopt;
+    }
+    if (!discovery || !jwks || !discovery_modified || !jwks_modified || !confirmed_at) {
+        *error = path + ": cache record is missing members";
+        return std::nullopt;
+    }
+    Rejection rejection;
+    auto accepted = accept_document_pair(issuer, *discovery, *jwks, max_document_bytes, &rejection);
+    if (!accepted) {
+        *error = path + ": cached documents fail validation: " + rejection.code + ": " +
+                 rejection.detail;
+        return std::nullopt;
+    }
+    accepted->discovery_modified = *discovery_modified;
+    accepted->jwks_modified = *jwks_modified;
+    accepted->confirmed_at = *confirmed_at;
+    return accepted;
+}
+
+}  // namespace oidcgw

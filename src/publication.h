@@ -1,0 +1,83 @@
+// What the public side serves: an immutable set of prebuilt responses, one per (issuer, document).
+// Built once when a document pair is accepted, so a request only copies bytes.
+#pragma once
+
+#include "document_validation.h"
+#include "issuer_url.h"
+
+#include <chrono>
+#include <ctime>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace oidcgw {
+
+// A validated discovery/JWKS pair of one issuer, with the facts persisted beside it.
+struct AcceptedDocuments {
+    std::string discovery_body;  // the upstream's exact bytes
+    std::string jwks_body;       // the upstream's exact bytes
+    std::time_t discovery_modified = 0;  // when these discovery bytes were first accepted
+    std::time_t jwks_modified = 0;       // when these JWKS bytes were first accepted
+    std::time_t confirmed_at = 0;        // when an upstream last served exactly these bytes
+    DiscoveryInfo discovery;
+    JwksInfo jwks;
+};
+
+// Validates a pair as one unit (size cap, discovery rules, JWKS rules). Times are left as given.
+std::optional<AcceptedDocuments> accept_document_pair(const IssuerUrl& issuer,
+                                                      std::string discovery_body,
+                                                      std::string jwks_body,
+                                                      std::size_t max_document_bytes,
+                                                      Rejection* rejection);
+
+struct DocumentResponse {
+    std::string body;
+    std::string etag;  // strong, quoted
+    std::time_t last_modified = 0;
+    std::string fields_200;  // header fields that follow Date in a 200, each ending in CRLF
+    std::string fields_304;  // header fields that follow Date in a 304
+};
+
+struct IssuerPublication {
+    AcceptedDocuments documents;
+    std::string jwks_path;
+    DocumentResponse discovery;
+    DocumentResponse jwks;
+};
+
+std::shared_ptr<const IssuerPublication> build_issuer_publication(AcceptedDocuments documents,
+                                                                  std::chrono::seconds max_age);
+
+struct IssuerSlot {
+    explicit IssuerSlot(IssuerUrl url)
+        : issuer(std::move(url)),
+          discovery_path(issuer.discovery_path()),
+          default_jwks_path(issuer.default_jwks_path()) {}
+
+    IssuerUrl issuer;
+    std::string discovery_path;     // precomputed: routing runs per request
+    std::string default_jwks_path;  // answers 503 until the first pair names the real one
+    std::shared_ptr<const IssuerPublication> published;  // null until a pair is accepted
+};
+
+struct Publication {
+    std::vector<IssuerSlot> issuers;  // in configuration order
+};
+
+enum class RouteKind { Discovery, Jwks, NotReady, NotFound };
+
+struct RouteResult {
+    RouteKind kind = RouteKind::NotFound;
+    const IssuerSlot* slot = nullptr;              // for all but NotFound
+    const DocumentResponse* document = nullptr;    // for Discovery and Jwks
+};
+
+// Matches Host (see host_matches_issuer) and the exact path bytes; nothing is decoded or
+// normalised, so "/.well-known/%6Awks.json" or "//.well-known/jwks.json" are simply not found.
+RouteResult route_request(const Publication& publication, std::string_view host,
+                          std::string_view path);
+
+}  // namespace oidcgw

@@ -1,0 +1,527 @@
+#include "server_loop.h"
+
+#include <event2/thread.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace oidcgw {
+namespace {
+
+constexpr std::size_t kReadScratchBytes = 16 * 1024;
+// Pipelined requests are answered until this much output waits; the rest of the input is then
+// left unread until the client has taken what it asked for.
+constexpr std::size_t kMaxBufferedOutput = 256 * 1024;
+
+timeval to_timeval(std::chrono::milliseconds duration) {
+    timeval tv{};
+    tv.tv_sec = static_cast<time_t>(duration.count() / 1000);
+    tv.tv_usec = static_cast<suseconds_t>((duration.count() % 1000) * 1000);
+    return tv;
+}
+
+}  // namespace
+
+struct ServerLoop::Listener {
+    ServerLoop* loop = nullptr;
+    EvConnListenerPtr listener;
+    SharedSslCtx tls;
+    RequestHandler* handler = nullptr;
+    EventPtr resume_timer;
+    bool paused_logged = false;
+};
+
+struct ServerLoop::Connection {
+    enum class Phase { Handshake, Open, Lingering };
+
+    ServerLoop* loop = nullptr;
+    evutil_socket_t fd = -1;
+    SslPtr ssl;  // null on plain-HTTP listeners
+    RequestHandler* handler = nullptr;
+    EventPtr read_event;
+    EventPtr write_event;
+    EventPtr deadline;
+    Phase phase = Phase::Open;
+    std::string input;   // bytes of a head not yet complete, or unparsed pipelined bytes
+    std::string output;  // response bytes the socket has not taken yet
+    std::size_t output_sent = 0;
+    bool close_after_write = false;
+    bool reading_paused = false;
+    bool write_armed = false;
+    bool read_wants_write = false;
+    bool head_started = false;  // a head's first byte arrived; its deadline is running
+    std::list<std::unique_ptr<Connection>>::iterator position;
+
+    bool has_pending_output() const { return output_sent < output.size(); }
+};
+
+namespace {
+// request_stop() activates an event from another thread; libevent needs its locking switched on
+// before the first event base exists.
+bool enable_libevent_threads() {
+    static const bool enabled = evthread_use_pthreads() == 0;
+    return enabled;
+}
+}  // namespace
+
+ServerLoop::ServerLoop(std::string name, ConnectionDeadlines deadlines, RequestLimits limits,
+                       Logger& logger)
+    : name_((enable_libevent_threads(), std::move(name))),
+      deadlines_(deadlines),
+      limits_(limits),
+      logger_(logger),
+      base_(event_base_new()),
+      read_scratch_(kReadScratchBytes) {
+    if (!base_) throw std::runtime_error("libevent: cannot create an event base");
+    stop_event_.reset(event_new(base_.get(), -1, 0, &ServerLoop::on_stop, this));
+    drain_timer_.reset(evtimer_new(base_.get(), &ServerLoop::on_drain_timeout, this));
+}
+
+ServerLoop::~ServerLoop() {
+    // Connections first: their events belong to base_.
+    while (!connections_.empty()) close_connection(*connections_.front());
+    listeners_.clear();
+}
+
+bool ServerLoop::add_listener(int fd, SharedSslCtx tls, RequestHandler* handler,
+                              std::string* error) {
+    auto listener = std::make_unique<Listener>();
+    listener->loop = this;
+    listener->tls = std::move(tls);
+    listener->handler = handler;
+    listener->listener.reset(evconnlistener_new(base_.get(), &ServerLoop::on_accept, listener.get(),
+                                                LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
+                                                fd));
+    if (!listener->listener) {
+        *error = "libevent: cannot listen on descriptor " + std::to_string(fd);
+        ::close(fd);
+        return false;
+    }
+    evconnlistener_set_error_cb(listener->listener.get(), &ServerLoop::on_accept_error);
+    listener->resume_timer.reset(
+        evtimer_new(base_.get(), &ServerLoop::on_resume_accepting, listener.get()));
+    listeners_.push_back(std::move(listener));
+    return true;
+}
+
+void ServerLoop::run() {
+    event_base_dispatch(base_.get());
+}
+
+void ServerLoop::request_stop(std::chrono::milliseconds drain_timeout) {
+    drain_timeout_ms_ = drain_timeout.count();
+    event_active(stop_event_.get(), EV_READ, 0);  // thread-safe with evthread_use_pthreads()
+}
+
+void ServerLoop::on_stop(evutil_socket_t, short, void* arg) {
+    auto* loop = static_cast<ServerLoop*>(arg);
+    loop->draining_ = true;
+    loop->listeners_.clear();  // closes the listening sockets: no new connections
+    for (auto it = loop->connections_.begin(); it != loop->connections_.end();) {
+        Connection& connection = **it++;
+        if (loop->connection_is_idle(connection)) loop->close_connection(connection);
+    }
+    if (loop->connections_.empty()) {
+        loop->stop_now();
+        return;
+    }
+    const timeval tv = to_timeval(std::chrono::milliseconds(loop->drain_timeout_ms_.load()));
+    evtimer_add(loop->drain_timer_.get(), &tv);
+}
+
+void ServerLoop::on_drain_timeout(evutil_socket_t, short, void* arg) {
+    static_cast<ServerLoop*>(arg)->stop_now();
+}
+
+void ServerLoop::stop_now() {
+    event_base_loopbreak(base_.get());
+}
+
+bool ServerLoop::connection_is_idle(const Connection& connection) const {
+    return connection.phase == Connection::Phase::Handshake ||
+           connection.phase == Connection::Phase::Lingering ||
+           (!connection.head_started && connection.input.empty() &&
+            !connection.has_pending_output());
+}
+
+void ServerLoop::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg) {
+    auto* listener = static_cast<Listener*>(arg);
+    listener->loop->accept_connection(*listener, fd);
+}
+
+void ServerLoop::on_accept_error(evconnlistener* raw_listener, void* arg) {
+    auto* listener = static_cast<Listener*>(arg);
+    const int error = EVUTIL_SOCKET_ERROR();
+    if (error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM) {
+        // Out of descriptors: the pending connection stays in the backlog and the socket stays
+        // readable, so accepting again at once would spin. Pause, then retry.
+        evconnlistener_disable(raw_listener);
+        const timeval tv = to_timeval(std::chrono::milliseconds(100));
+        evtimer_add(listener->resume_timer.get(), &tv);
+        if (!listener->paused_logged) {
+            listener->paused_logged = true;
+            listener->loop->logger_.error("accept_paused", {{"loop", listener->loop->name_},
+                                                            {"detail", std::strerror(error)}});
+        }
+    }
+}
+
+void ServerLoop::on_resume_accepting(evutil_socket_t, short, void* arg) {
+    auto* listener = static_cast<Listener*>(arg);
+    if (listener->listener) evconnlistener_enable(listener->listener.get());
+}
+
+void ServerLoop::accept_connection(Listener& listener, evutil_socket_t fd) {
+    listener.paused_logged = false;
+    if (draining_) {
+        ::close(fd);
+        return;
+    }
+    const int on = 1;
+    // Without this a response split across segments waits ~40 ms for the client's delayed ACK.
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+
+    auto owned = std::make_unique<Connection>();
+    Connection& connection = *owned;
+    connection.loop = this;
+    connection.fd = fd;
+    connection.handler = listener.handler;
+    if (listener.tls) {
+        connection.ssl.reset(SSL_new(listener.tls.get()));
+        if (!connection.ssl || SSL_set_fd(connection.ssl.get(), fd) != 1) {
+            // Never fall back to plain text on the TLS port.
+            ++handshake_failures_;
+            ::close(fd);
+            return;
+        }
+        SSL_set_accept_state(connection.ssl.get());
+        connection.phase = Connection::Phase::Handshake;
+    }
+    connection.read_event.reset(
+        event_new(base_.get(), fd, EV_READ | EV_PERSIST, &ServerLoop::on_readable, &connection));
+    connection.write_event.reset(
+        event_new(base_.get(), fd, EV_WRITE | EV_PERSIST, &ServerLoop::on_writable, &connection));
+    connection.deadline.reset(evtimer_new(base_.get(), &ServerLoop::on_deadline, &connection));
+    if (!connection.read_event || !connection.write_event || !connection.deadline) {
+        ::close(fd);
+        return;
+    }
+    connections_.push_front(std::move(owned));
+    connection.position = connections_.begin();
+    ++open_connections_;
+    event_add(connection.read_event.get(), nullptr);
+    arm_deadline(connection, connection.ssl ? deadlines_.handshake : deadlines_.request_head);
+
+    // With TCP_DEFER_ACCEPT the ClientHello (or request) is usually already here.
+    if (connection.phase == Connection::Phase::Handshake) {
+        if (!continue_handshake(connection)) return;
+    }
+    read_requests(connection);
+}
+
+void ServerLoop::arm_deadline(Connection& connection, std::chrono::milliseconds after) {
+    const timeval tv = to_timeval(after);
+    evtimer_add(connection.deadline.get(), &tv);
+}
+
+void ServerLoop::on_deadline(evutil_socket_t, short, void* arg) {
+    auto* connection = static_cast<Connection*>(arg);
+    ServerLoop* loop = connection->loop;
+    if (connection->phase == Connection::Phase::Handshake) ++loop->handshake_failures_;
+    loop->close_connection(*connection);
+}
+
+bool ServerLoop::continue_handshake(Connection& connection) {
+    ERR_clear_error();
+    const int result = SSL_do_handshake(connection.ssl.get());
+    if (result == 1) {
+        connection.phase = Connection::Phase::Open;
+        if (connection.write_armed && !connection.has_pending_output()) {
+            event_del(connection.write_event.get());
+            connection.write_armed = false;
+        }
+        // The first request must follow within the head deadline.
+        arm_deadline(connection, deadlines_.request_head);
+        return true;
+    }
+    const int error = SSL_get_error(connection.ssl.get(), result);
+    if (error == SSL_ERROR_WANT_READ) return false;
+    if (error == SSL_ERROR_WANT_WRITE) {
+        want_write(connection);
+        return false;
+    }
+    ++handshake_failures_;
+    ERR_clear_error();
+    close_connection(connection);
+    return false;
+}
+
+void ServerLoop::on_readable(evutil_socket_t, short, void* arg) {
+    auto* connection = static_cast<Connection*>(arg);
+    ServerLoop* loop = connection->loop;
+    switch (connection->phase) {
+        case Connection::Phase::Handshake:
+            if (!loop->continue_handshake(*connection)) return;
+            loop->read_requests(*connection);
+            return;
+        case Connection::Phase::Open:
+            loop->read_requests(*connection);
+            return;
+        case Connection::Phase::Lingering:
+            loop->linger_read(*connection);
+            return;
+    }
+}
+
+void ServerLoop::on_writable(evutil_socket_t, short, void* arg) {
+    auto* connection = static_cast<Connection*>(arg);
+    ServerLoop* loop = connection->loop;
+    if (connection->phase == Connection::Phase::Handshake) {
+        if (loop->continue_handshake(*connection)) loop->read_requests(*connection);
+        return;
+    }
+    if (connection->read_wants_write) {
+        connection->read_wants_write = false;
+        loop->read_requests(*connection);
+        return;
+    }
+    loop->flush(*connection);
+}
+
+void ServerLoop::want_write(Connection& connection) {
+    if (!connection.write_armed) {
+        event_add(connection.write_event.get(), nullptr);
+        connection.write_armed = true;
+    }
+}
+
+void ServerLoop::pause_reading(Connection& connection) {
+    if (!connection.reading_paused) {
+        event_del(connection.read_event.get());
+        connection.reading_paused = true;
+    }
+}
+
+void ServerLoop::resume_reading(Connection& connection) {
+    if (connection.reading_paused) {
+        event_add(connection.read_event.get(), nullptr);
+        connection.reading_paused = false;
+    }
+}
+
+void ServerLoop::read_requests(Connection& connection) {
+    output_scratch_.clear();
+    // Bytes left over from an earlier pass (pipelined requests held back by backpressure).
+    if (!connection.input.empty() && !connection.has_pending_output()) {
+        if (!handle_input(connection, {})) return;
+    }
+    while (!connection.close_after_write && !connection.has_pending_output() &&
+           output_scratch_.size() < kMaxBufferedOutput) {
+        int received = 0;
+        if (connection.ssl) {
+            ERR_clear_error();
+            received = SSL_read(connection.ssl.get(), read_scratch_.data(),
+                                static_cast<int>(read_scratch_.size()));
+            if (received <= 0) {
+                const int error = SSL_get_error(connection.ssl.get(), received);
+                if (error == SSL_ERROR_WANT_READ) break;
+                if (error == SSL_ERROR_WANT_WRITE) {
+                    connection.read_wants_write = true;
+                    want_write(connection);
+                    break;
+                }
+                ERR_clear_error();
+                if (output_scratch_.empty()) {
+                    close_connection(connection);  // peer closed or the TLS stream broke
+                    return;
+                }
+                connection.close_after_write = true;
+                break;
+            }
+        } else {
+            const ssize_t count =
+                ::recv(connection.fd, read_scratch_.data(), read_scratch_.size(), 0);
+            if (count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) break;
+            if (count <= 0) {
+                if (output_scratch_.empty()) {
+                    close_connection(connection);
+                    return;
+                }
+                connection.close_after_write = true;
+                break;
+            }
+            received = static_cast<int>(count);
+        }
+        if (!handle_input(connection, std::string_view(read_scratch_.data(),
+                                                       static_cast<std::size_t>(received)))) {
+            return;
+        }
+    }
+    if (!output_scratch_.empty()) {
+        connection.output.append(output_scratch_);
+        output_scratch_.clear();
+    }
+    flush(connection);
+}
+
+// Parses what arrived (joined to any held-back bytes) and appends responses to
+// output_scratch_. Returns false if the connection was closed.
+bool ServerLoop::handle_input(Connection& connection, std::string_view data) {
+    std::size_t used = 0;
+    if (connection.input.empty()) {
+        if (!process_buffered(connection, data, &used)) return false;
+        if (used < data.size()) connection.input.assign(data.substr(used));
+    } else {
+        connection.input.append(data);
+        if (!process_buffered(connection, connection.input, &used)) return false;
+        connection.input.erase(0, used);
+    }
+    if (!connection.input.empty() && !connection.close_after_write) {
+        if (!connection.head_started) {
+            connection.head_started = true;
+            arm_deadline(connection, deadlines_.request_head);
+        }
+    }
+    if (connection.close_after_write) connection.input.clear();
+    return true;
+}
+
+bool ServerLoop::process_buffered(Connection& connection, std::string_view buffer,
+                                  std::size_t* used) {
+    while (*used < buffer.size() && !connection.close_after_write &&
+           output_scratch_.size() < kMaxBufferedOutput) {
+        const ParseResult parsed = parse_request(buffer.substr(*used), limits_);
+        if (parsed.status == ParseStatus::Incomplete) break;
+        if (parsed.status == ParseStatus::Error) {
+            connection.handler->respond_to_parse_error(parsed.error_status, clock_.now(),
+                                                       output_scratch_);
+            connection.close_after_write = true;
+            *used = buffer.size();
+            break;
+        }
+        Request request = parsed.request;
+        if (draining_) request.keep_alive = false;
+        const bool keep_alive = connection.handler->respond(request, clock_.now(), output_scratch_);
+        *used += parsed.consumed;
+        connection.head_started = false;
+        if (!keep_alive) {
+            connection.close_after_write = true;
+            *used = buffer.size();
+        }
+    }
+    return true;
+}
+
+void ServerLoop::flush(Connection& connection) {
+    while (connection.has_pending_output()) {
+        const char* data = connection.output.data() + connection.output_sent;
+        const std::size_t remaining = connection.output.size() - connection.output_sent;
+        if (connection.ssl) {
+            ERR_clear_error();
+            const int written = SSL_write(connection.ssl.get(), data, static_cast<int>(remaining));
+            if (written > 0) {
+                connection.output_sent += static_cast<std::size_t>(written);
+                continue;
+            }
+            const int error = SSL_get_error(connection.ssl.get(), written);
+            if (error == SSL_ERROR_WANT_WRITE || error == SSL_ERROR_WANT_READ) break;
+            ERR_clear_error();
+            close_connection(connection);
+            return;
+        }
+        const ssize_t written = ::send(connection.fd, data, remaining, MSG_NOSIGNAL);
+        if (written > 0) {
+            connection.output_sent += static_cast<std::size_t>(written);
+            continue;
+        }
+        if (written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) break;
+        close_connection(connection);
+        return;
+    }
+
+    if (connection.has_pending_output()) {
+        // The client is not reading: stop reading its further requests until it does, and give
+        // the write a total deadline.
+        if (!connection.write_armed) {
+            want_write(connection);
+            arm_deadline(connection, deadlines_.write);
+        }
+        pause_reading(connection);
+        return;
+    }
+    finish_response_cycle(connection);
+}
+
+void ServerLoop::finish_response_cycle(Connection& connection) {
+    const bool wrote_something = !connection.output.empty();
+    std::string().swap(connection.output);  // idle connections hold no response memory
+    connection.output_sent = 0;
+    if (connection.write_armed && !connection.read_wants_write) {
+        event_del(connection.write_event.get());
+        connection.write_armed = false;
+    }
+    if (connection.close_after_write) {
+        start_lingering_close(connection);
+        return;
+    }
+    if (draining_ && connection_is_idle(connection)) {
+        close_connection(connection);
+        return;
+    }
+    resume_reading(connection);
+    if (!connection.input.empty()) {
+        // Requests held back while the output drained: answer them now (OpenSSL may also hold
+        // decrypted bytes that no socket event would announce).
+        read_requests(connection);
+        return;
+    }
+    if (wrote_something && !connection.head_started) {
+        arm_deadline(connection, deadlines_.keep_alive_idle);
+    }
+    if (connection.ssl && SSL_pending(connection.ssl.get()) > 0) read_requests(connection);
+}
+
+// After the last response: send close_notify and FIN, then read and discard for a moment so that
+// unread request bytes do not turn our close into a reset that destroys the response in flight.
+void ServerLoop::start_lingering_close(Connection& connection) {
+    if (connection.ssl) {
+        ERR_clear_error();
+        SSL_shutdown(connection.ssl.get());
+        ERR_clear_error();
+    }
+    ::shutdown(connection.fd, SHUT_WR);
+    connection.phase = Connection::Phase::Lingering;
+    connection.input.clear();
+    resume_reading(connection);
+    arm_deadline(connection, deadlines_.linger);
+    linger_read(connection);
+}
+
+void ServerLoop::linger_read(Connection& connection) {
+    for (int rounds = 0; rounds < 64; ++rounds) {
+        const ssize_t count = ::recv(connection.fd, read_scratch_.data(), read_scratch_.size(), 0);
+        if (count > 0) continue;
+        if (count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+        break;
+    }
+    close_connection(connection);
+}
+
+void ServerLoop::close_connection(Connection& connection) {
+    connection.read_event.reset();
+    connection.write_event.reset();
+    connection.deadline.reset();
+    connection.ssl.reset();
+    if (connection.fd >= 0) ::close(connection.fd);
+    connection.fd = -1;
+    --open_connections_;
+    connections_.erase(connection.position);  // destroys `connection`
+    if (draining_ && connections_.empty()) stop_now();
+}
+
+}  // namespace oidcgw

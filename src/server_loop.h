@@ -1,0 +1,114 @@
+// One event loop on one thread: its own listeners (SO_REUSEPORT sockets), its connections, their
+// deadlines. TLS is driven with SSL_read/SSL_write directly on the non-blocking socket, so a
+// response leaves in one TLS record and one write; libevent only says when the socket is ready.
+#pragma once
+
+#include "http_date.h"
+#include "http_request.h"
+#include "logger.h"
+#include "raii.h"
+#include "tls_server_context.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace oidcgw {
+
+// What a listener serves. Called on the loop's thread only.
+class RequestHandler {
+public:
+    virtual ~RequestHandler() = default;
+    // Appends the complete response to `out`; returns whether the connection may stay open.
+    virtual bool respond(const Request& request, std::string_view date, std::string& out) = 0;
+    // Appends the response for a request the parser refused (the connection then closes).
+    virtual void respond_to_parse_error(int status, std::string_view date, std::string& out) = 0;
+};
+
+// Total deadlines, not idle timers: a client sending a byte every few seconds still runs out.
+struct ConnectionDeadlines {
+    std::chrono::milliseconds handshake{10'000};      // accept to finished TLS handshake
+    std::chrono::milliseconds request_head{10'000};   // first byte of a head to its end
+    std::chrono::milliseconds keep_alive_idle{30'000};  // between requests
+    std::chrono::milliseconds write{10'000};          // a response stuck in the socket
+    std::chrono::milliseconds linger{2'000};          // discarding input after the last response
+};
+
+class ServerLoop {
+public:
+    ServerLoop(std::string name, ConnectionDeadlines deadlines, RequestLimits limits,
+               Logger& logger);
+    ~ServerLoop();
+    ServerLoop(const ServerLoop&) = delete;
+    ServerLoop& operator=(const ServerLoop&) = delete;
+
+    // Takes ownership of a listening socket. `tls` null means plain HTTP (the health side).
+    // `handler` must outlive the loop.
+    bool add_listener(int fd, SharedSslCtx tls, RequestHandler* handler, std::string* error);
+
+    // Runs on the calling thread until a stop has drained (or its drain timeout passed).
+    void run();
+
+    // From any thread: stop accepting, close idle connections, let requests in flight finish
+    // (answered with Connection: close), and return from run() once none remain or after
+    // `drain_timeout`.
+    void request_stop(std::chrono::milliseconds drain_timeout);
+
+    std::size_t open_connections() const { return open_connections_.load(); }
+    std::uint64_t handshake_failures() const { return handshake_failures_.load(); }
+
+private:
+    struct Listener;
+    struct Connection;
+
+    static void on_accept(evconnlistener* listener, evutil_socket_t fd, sockaddr* address,
+                          int length, void* arg);
+    static void on_accept_error(evconnlistener* listener, void* arg);
+    static void on_resume_accepting(evutil_socket_t, short, void* arg);
+    static void on_readable(evutil_socket_t, short, void* arg);
+    static void on_writable(evutil_socket_t, short, void* arg);
+    static void on_deadline(evutil_socket_t, short, void* arg);
+    static void on_stop(evutil_socket_t, short, void* arg);
+    static void on_drain_timeout(evutil_socket_t, short, void* arg);
+
+    void accept_connection(Listener& listener, evutil_socket_t fd);
+    bool continue_handshake(Connection& connection);
+    void read_requests(Connection& connection);
+    bool handle_input(Connection& connection, std::string_view data);
+    bool process_buffered(Connection& connection, std::string_view buffer, std::size_t* used);
+    void flush(Connection& connection);
+    void finish_response_cycle(Connection& connection);
+    void start_lingering_close(Connection& connection);
+    void linger_read(Connection& connection);
+    void pause_reading(Connection& connection);
+    void resume_reading(Connection& connection);
+    void want_write(Connection& connection);
+    void arm_deadline(Connection& connection, std::chrono::milliseconds after);
+    void close_connection(Connection& connection);
+    bool connection_is_idle(const Connection& connection) const;
+    void stop_now();
+
+    std::string name_;
+    ConnectionDeadlines deadlines_;
+    RequestLimits limits_;
+    Logger& logger_;
+    EventBasePtr base_;
+    EventPtr stop_event_;
+    EventPtr drain_timer_;
+    std::atomic<long long> drain_timeout_ms_{0};
+    std::vector<std::unique_ptr<Listener>> listeners_;
+    std::list<std::unique_ptr<Connection>> connections_;
+    bool draining_ = false;
+    HttpDateClock clock_;
+    std::vector<char> read_scratch_;
+    std::string output_scratch_;
+    std::atomic<std::size_t> open_connections_{0};
+    std::atomic<std::uint64_t> handshake_failures_{0};
+};
+
+}  // namespace oidcgw

@@ -1,0 +1,46 @@
+// Fetches one document from one upstream with libcurl: verified TLS (optionally mutual), a name
+// to verify that differs from the address dialled, identity encoding, no redirects, a hard size
+// cap and one total timeout. One client per thread; it keeps connections alive between calls.
+#pragma once
+
+#include "config.h"
+#include "raii.h"
+
+#include <atomic>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace oidcgw {
+
+struct FetchResult {
+    bool ok = false;         // a 200 with an acceptable body
+    long http_status = 0;    // 0 when no response arrived
+    std::string body;
+    std::string error_code;  // when !ok: connect, timeout, tls, too_large, http_status,
+                             // redirect, content_encoding, aborted, transport
+    std::string error;       // when !ok: a sentence for operators
+    std::chrono::milliseconds elapsed{0};
+};
+
+struct UpstreamClientSettings {
+    std::optional<UpstreamTls> tls;
+    std::chrono::milliseconds timeout{10'000};
+    std::size_t max_body_bytes = 1024 * 1024;
+};
+
+class UpstreamClient {
+public:
+    explicit UpstreamClient(UpstreamClientSettings settings);
+
+    // GET `path` on `upstream`. Returns early (error_code "aborted") once *stop becomes true.
+    FetchResult get(const UpstreamUrl& upstream, std::string_view path,
+                    const std::atomic<bool>& stop);
+
+private:
+    UpstreamClientSettings settings_;
+    CurlPtr handle_;
+};
+
+}  // namespace oidcgw
