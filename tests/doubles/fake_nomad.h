@@ -17,35 +17,35 @@ namespace oidcgw::testing {
 
 struct FakeNomadOptions {
     std::string listen_host = "127.0.0.1";
-    std::uint16_t port = 0;         // 0: ephemeral
+    std::uint16_t port = 0;  // 0: ephemeral
     bool tls = true;
-    std::string certificate_file;   // server chain PEM (tls)
-    std::string private_key_file;   // server key PEM (tls)
-    std::string client_ca_file;     // when set, a client certificate from this CA is required
+    std::string certificate_file{};    // server chain PEM (tls)
+    std::string private_key_file{};    // server key PEM (tls)
+    std::string client_ca_file{};      // when set, a client certificate from this CA is required
     std::size_t chunked_above = 1024;  // bodies larger than this go out chunked, like Go's server
 };
 
 // What a path answers. Default for a path that was set with set_document: 200 with the body.
 struct FakeResponse {
     int status = 200;
-    std::string body;
+    std::string body{};
     std::string content_type = "application/json";
-    std::vector<std::pair<std::string, std::string>> extra_headers;
-    bool gzip_body = false;         // send the body gzip-compressed with Content-Encoding: gzip
-                                    // even if not asked (a misbehaving upstream)
+    std::vector<std::pair<std::string, std::string>> extra_headers{};
+    bool gzip_body = false;  // send the body gzip-compressed with Content-Encoding: gzip
+                             // even if not asked (a misbehaving upstream)
 };
 
 enum class Fault {
     None,
-    Hang,               // accept, read the request, never answer
-    StallAfterHeaders,  // send the head, then nothing
-    CloseMidBody,       // send the head and half the body, then close
-    ShortContentLength, // declare a Content-Length larger than the body sent, then close
-    DripBody,           // send the body one byte every 200 ms
+    Hang,                // accept, read the request, never answer
+    StallAfterHeaders,   // send the head, then nothing
+    CloseMidBody,        // send the head and half the body, then close
+    ShortContentLength,  // declare a Content-Length larger than the body sent, then close
+    DripBody,            // send the body one byte every 200 ms
 };
 
 class FakeNomad {
-public:
+  public:
     explicit FakeNomad(FakeNomadOptions options);
     ~FakeNomad();  // stops
     FakeNomad(const FakeNomad&) = delete;
@@ -58,16 +58,22 @@ public:
 
     // Serve `body` at `path` as Nomad would (200, application/json, Vary, and for the JWKS path
     // X-Nomad-Index/Cache-Control headers). Replaces any earlier response or fault for the path.
+    // X-Nomad-Index moves up by one on every set_document call for the path.
     void set_document(const std::string& path, const std::string& body);
-    void set_response(const std::string& path, FakeResponse response);
+    void set_response(const std::string& path, FakeResponse response);  // clears the fault too
+    // The fault applies to every request on the path, whatever the method; the path keeps its
+    // response (an empty 200 application/json if it had none). Fault::None clears it.
     void set_fault(const std::string& path, Fault fault);
-    void remove(const std::string& path);  // the path then answers 404 like Nomad
+    // The path then answers 404 like Nomad (text/plain; the discovery path says "OIDC Discovery
+    // endpoint disabled"). Non-GET on a configured path or on either well-known path: 405.
+    void remove(const std::string& path);
 
-    // How many requests reached `path` (query ignored), and the raw head of the last one.
+    // How many requests reached `path` (query ignored), and the raw head of the last one
+    // (request line and headers, up to and including the blank line).
     int request_count(const std::string& path) const;
     std::string last_request_head(const std::string& path) const;
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

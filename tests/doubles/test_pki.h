@@ -12,25 +12,25 @@ namespace oidcgw::testing {
 enum class KeyType { EcdsaP256, Rsa2048 };
 
 struct IssuedFiles {
-    std::string certificate;  // PEM file path: leaf, then (if any) the intermediate
-    std::string private_key;  // PEM file path (PKCS#8)
+    std::string certificate{};  // PEM file path: leaf, then (if any) the intermediate
+    std::string private_key{};  // PEM file path (PKCS#8)
 };
 
 struct CertificateRequest {
-    std::string common_name;
-    std::vector<std::string> dns_names;  // subjectAltName DNS entries
-    std::vector<std::string> ip_addresses;  // subjectAltName IP entries, e.g. "127.0.0.1"
-    bool client = false;                 // extendedKeyUsage clientAuth instead of serverAuth
+    std::string common_name{};
+    std::vector<std::string> dns_names{};     // subjectAltName DNS entries
+    std::vector<std::string> ip_addresses{};  // subjectAltName IP entries, e.g. "127.0.0.1"
+    bool client = false;                      // extendedKeyUsage clientAuth instead of serverAuth
     KeyType key_type = KeyType::EcdsaP256;
-    long valid_from_offset_seconds = -3600;   // notBefore relative to now
-    long valid_for_seconds = 30L * 24 * 3600; // notAfter = now + this
-    bool include_intermediate = false;  // issue from an intermediate CA; the file holds both
+    long valid_from_offset_seconds = -3600;    // notBefore relative to now
+    long valid_for_seconds = 30L * 24 * 3600;  // notAfter = now + this
+    bool include_intermediate = false;         // issue from an intermediate CA; the file holds both
 };
 
 // A root CA (self-signed, EC P-256) plus an intermediate under it, kept in memory, writing
 // everything under `directory` with file names derived from `name`.
 class TestPki {
-public:
+  public:
     TestPki(std::string directory, std::string name);
 
     const std::string& ca_file() const { return ca_file_; }  // the root, PEM
@@ -39,7 +39,7 @@ public:
     // (call with distinct names).
     IssuedFiles issue(const CertificateRequest& request);
 
-private:
+  private:
     std::string directory_;
     std::string name_;
     std::string ca_file_;
@@ -52,7 +52,7 @@ private:
 
 // A fresh temporary directory removed (recursively) by the destructor.
 class TempDir {
-public:
+  public:
     TempDir();
     ~TempDir();
     TempDir(const TempDir&) = delete;
@@ -60,7 +60,7 @@ public:
     const std::string& path() const { return path_; }
     std::string file(const std::string& name) const { return path_ + "/" + name; }
 
-private:
+  private:
     std::string path_;
 };
 

@@ -9,20 +9,22 @@
 namespace oidcgw::testing {
 
 struct RawExchange {
-    bool connected = false;        // TCP + TLS handshake completed
-    std::string handshake_error;   // when !connected
-    std::string received;          // every byte read before close or timeout
-    bool closed_by_peer = false;   // the server closed the connection (clean or not)
-    bool timed_out = false;        // the overall deadline passed first
+    bool connected = false;         // TCP + TLS handshake completed
+    std::string handshake_error{};  // when !connected
+    std::string received{};         // every byte read before close or timeout
+    bool closed_by_peer = false;    // the server closed the connection (clean or not)
+    bool timed_out = false;         // the overall deadline passed first
 };
 
 struct RawTlsOptions {
     std::string host = "127.0.0.1";
     std::uint16_t port = 0;
-    std::string sni;               // empty: no SNI
-    std::string ca_file;           // empty: do not verify
+    std::string sni{};  // empty: no SNI
+    // Empty: do not verify. Else check the chain against it and the name: sni, or host when sni
+    // is empty (so an IP SAN).
+    std::string ca_file{};
     std::chrono::milliseconds deadline{5000};
-    int tls_max_version = 0;       // 0 any; else e.g. TLS1_2_VERSION
+    int tls_max_version = 0;  // 0 any; else e.g. TLS1_2_VERSION
 };
 
 // Connects, sends `bytes` (in one write), reads until the peer closes or the deadline passes.

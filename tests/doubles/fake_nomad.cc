@@ -1,0 +1,790 @@
+#include "fake_nomad.h"
+
+#include "raii.h"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <list>
+#include <optional>
+#include <stdexcept>
+#include <string_view>
+
+namespace oidcgw::testing {
+namespace {
+
+constexpr std::string_view kJwksPath = "/.well-known/jwks.json";
+constexpr std::string_view kDiscoveryPath = "/.well-known/openid-configuration";
+constexpr std::size_t kMaxHeadBytes = 64 * 1024;
+constexpr auto kDripInterval = std::chrono::milliseconds(200);
+constexpr auto kAcceptRetryPause = std::chrono::milliseconds(20);
+constexpr unsigned char kAlpnHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+
+using Header = std::pair<std::string, std::string>;
+
+std::string openssl_errors() {
+    std::string text;
+    while (unsigned long code = ERR_get_error()) {
+        char buffer[256];
+        ERR_error_string_n(code, buffer, sizeof buffer);
+        if (!text.empty()) text += "; ";
+        text += buffer;
+    }
+    return text;
+}
+
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+std::string_view trim(std::string_view text) {
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+    return text;
+}
+
+struct Request {
+    std::string method;
+    std::string path;  // target without query or fragment
+    std::string version;
+    std::vector<Header> headers;
+
+    const std::string* header(std::string_view name) const {
+        for (const auto& [key, value] : headers) {
+            if (equals_ignoring_case(key, name)) return &value;
+        }
+        return nullptr;
+    }
+};
+
+// Just enough HTTP/1.x parsing to route and to keep a connection in sync.
+std::optional<Request> parse_request_head(std::string_view head) {
+    Request request;
+    std::size_t line_end = head.find("\r\n");
+    if (line_end == std::string_view::npos) return std::nullopt;
+    std::string_view request_line = head.substr(0, line_end);
+    std::size_t first_space = request_line.find(' ');
+    std::size_t last_space = request_line.rfind(' ');
+    if (first_space == std::string_view::npos || first_space == last_space) return std::nullopt;
+    request.method = request_line.substr(0, first_space);
+    std::string_view target = request_line.substr(first_space + 1, last_space - first_space - 1);
+    request.version = request_line.substr(last_space + 1);
+    if (request.method.empty() || target.empty() || request.version.rfind("HTTP/1.", 0) != 0) {
+        return std::nullopt;
+    }
+    request.path = target.substr(0, target.find_first_of("?#"));
+
+    std::size_t position = line_end + 2;
+    while (position < head.size()) {
+        std::size_t end = head.find("\r\n", position);
+        if (end == std::string_view::npos || end == position) break;
+        std::string_view line = head.substr(position, end - position);
+        std::size_t colon = line.find(':');
+        if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+        request.headers.emplace_back(std::string(line.substr(0, colon)),
+                                     std::string(trim(line.substr(colon + 1))));
+        position = end + 2;
+    }
+    return request;
+}
+
+// A request Content-Length we are willing to read past; nullopt for junk or anything huge.
+std::optional<std::size_t> parse_body_length(const std::string& text) {
+    constexpr std::size_t kMaxRequestBody = 1 << 20;
+    if (text.empty() || text.size() > 7 ||
+        text.find_first_not_of("0123456789") != std::string::npos) {
+        return std::nullopt;
+    }
+    std::size_t length = std::stoul(text);
+    if (length > kMaxRequestBody) return std::nullopt;
+    return length;
+}
+
+// True when an Accept-Encoding value lists gzip without q=0.
+bool accepts_gzip(const std::string* accept_encoding) {
+    if (accept_encoding == nullptr) return false;
+    std::string_view rest = *accept_encoding;
+    while (!rest.empty()) {
+        std::size_t comma = rest.find(',');
+        std::string_view item = rest.substr(0, comma);
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        std::size_t semicolon = item.find(';');
+        if (!equals_ignoring_case(trim(item.substr(0, semicolon)), "gzip")) continue;
+        if (semicolon == std::string_view::npos) return true;
+        std::string_view parameter = trim(item.substr(semicolon + 1));
+        if (parameter.size() < 2 || !equals_ignoring_case(parameter.substr(0, 2), "q=")) {
+            return true;
+        }
+        std::string_view quality = parameter.substr(2);
+        return quality.find_first_not_of("0.") != std::string_view::npos;
+    }
+    return false;
+}
+
+std::string gzip_compress(const std::string& input) {
+    z_stream stream{};
+    // windowBits 15 + 16 asks zlib for the gzip wrapper instead of zlib's own.
+    if (deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+        Z_OK) {
+        throw std::runtime_error("fake_nomad: deflateInit2 failed");
+    }
+    struct DeflateEnd {
+        z_stream* stream;
+        ~DeflateEnd() { deflateEnd(stream); }
+    } deflate_end{&stream};
+    std::string output(deflateBound(&stream, static_cast<uLong>(input.size())) + 32, '\0');
+    stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
+    stream.avail_in = static_cast<uInt>(input.size());
+    stream.next_out = reinterpret_cast<Bytef*>(output.data());
+    stream.avail_out = static_cast<uInt>(output.size());
+    if (deflate(&stream, Z_FINISH) != Z_STREAM_END) {
+        throw std::runtime_error("fake_nomad: deflate failed");
+    }
+    output.resize(stream.total_out);
+    return output;
+}
+
+std::string http_date() {
+    std::time_t now = std::time(nullptr);
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    char buffer[64];
+    std::strftime(buffer, sizeof buffer, "%a, %d %b %Y %H:%M:%S GMT", &utc);
+    return buffer;
+}
+
+const char* reason_phrase(int status) {
+    switch (status) {
+        case 200:
+            return "OK";
+        case 204:
+            return "No Content";
+        case 301:
+            return "Moved Permanently";
+        case 302:
+            return "Found";
+        case 304:
+            return "Not Modified";
+        case 400:
+            return "Bad Request";
+        case 403:
+            return "Forbidden";
+        case 404:
+            return "Not Found";
+        case 405:
+            return "Method Not Allowed";
+        case 429:
+            return "Too Many Requests";
+        case 500:
+            return "Internal Server Error";
+        case 502:
+            return "Bad Gateway";
+        case 503:
+            return "Service Unavailable";
+        case 504:
+            return "Gateway Timeout";
+        default:
+            return "Status";
+    }
+}
+
+// Go's encoding/json string form: HTML-sensitive characters and line separators escaped too.
+std::string go_json_string(std::string_view text) {
+    constexpr char kHex[] = "0123456789abcdef";
+    std::string out = "\"";
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        auto byte = static_cast<unsigned char>(text[i]);
+        switch (byte) {
+            case '"':
+                out += "\\\"";
+                continue;
+            case '\\':
+                out += "\\\\";
+                continue;
+            case '\n':
+                out += "\\n";
+                continue;
+            case '\r':
+                out += "\\r";
+                continue;
+            case '\t':
+                out += "\\t";
+                continue;
+            default:
+                break;
+        }
+        if (byte < 0x20 || byte == '<' || byte == '>' || byte == '&') {
+            out += "\\u00";
+            out += kHex[byte >> 4];
+            out += kHex[byte & 0xf];
+        } else if (byte == 0xe2 && i + 2 < text.size() &&
+                   static_cast<unsigned char>(text[i + 1]) == 0x80 &&
+                   (static_cast<unsigned char>(text[i + 2]) == 0xa8 ||
+                    static_cast<unsigned char>(text[i + 2]) == 0xa9)) {
+            out += static_cast<unsigned char>(text[i + 2]) == 0xa8 ? "\\u2028" : "\\u2029";
+            i += 2;
+        } else {
+            out += static_cast<char>(byte);
+        }
+    }
+    return out + "\"";
+}
+
+int select_http11(SSL*, const unsigned char** out, unsigned char* out_length,
+                  const unsigned char* offered, unsigned int offered_length, void*) {
+    unsigned char* selected = nullptr;
+    if (SSL_select_next_proto(&selected, out_length, kAlpnHttp11, sizeof kAlpnHttp11, offered,
+                              offered_length) != OPENSSL_NPN_NEGOTIATED) {
+        return SSL_TLSEXT_ERR_NOACK;  // like Go: carry on without ALPN rather than fail
+    }
+    *out = selected;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+// Blocking reads and writes over a plain socket or a TLS session on it.
+class Stream {
+  public:
+    Stream(int fd, SSL* ssl) : fd_(fd), ssl_(ssl) {}
+
+    // > 0 bytes read; 0 on end of stream or any error.
+    std::size_t read_some(char* buffer, std::size_t size) {
+        if (ssl_ != nullptr) {
+            int result =
+                SSL_read(ssl_, buffer, static_cast<int>(std::min<std::size_t>(size, 1 << 30)));
+            if (result > 0) return static_cast<std::size_t>(result);
+            ERR_clear_error();
+            return 0;
+        }
+        while (true) {
+            ssize_t result = ::recv(fd_, buffer, size, 0);
+            if (result > 0) return static_cast<std::size_t>(result);
+            if (result < 0 && errno == EINTR) continue;
+            return 0;
+        }
+    }
+
+    bool write_all(std::string_view bytes) {
+        if (bytes.empty()) return true;
+        if (ssl_ != nullptr) {
+            // Without SSL_MODE_ENABLE_PARTIAL_WRITE a blocking SSL_write sends everything or fails.
+            bool ok = SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size())) > 0;
+            if (!ok) ERR_clear_error();
+            return ok;
+        }
+        while (!bytes.empty()) {
+            ssize_t result = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+            if (result < 0 && errno == EINTR) continue;
+            if (result <= 0) return false;
+            bytes.remove_prefix(static_cast<std::size_t>(result));
+        }
+        return true;
+    }
+
+    void close_notify() {
+        if (ssl_ != nullptr && SSL_shutdown(ssl_) < 0) ERR_clear_error();
+    }
+
+  private:
+    int fd_;
+    SSL* ssl_;
+};
+
+struct Connection {
+    int fd = -1;  // closed (and set to -1) only under the mutex, so stop() never hits a reused fd
+    std::thread thread;
+    bool finished = false;
+};
+
+struct Route {
+    FakeResponse response;
+    Fault fault = Fault::None;
+};
+
+// What one request gets, already in wire form.
+struct PlannedResponse {
+    std::string head;
+    std::string body;  // framed (chunked or not); empty for HEAD
+    Fault fault = Fault::None;
+};
+
+}  // namespace
+
+struct FakeNomad::Impl {
+    FakeNomadOptions options;
+    SslCtxPtr ssl_context;
+    int listen_fd = -1;
+    std::uint16_t bound_port = 0;
+    std::thread accept_thread;
+
+    mutable std::mutex mutex;
+    std::condition_variable stop_signal;
+    bool running = false;
+    bool stopping = false;
+    std::list<std::unique_ptr<Connection>> connections;
+    std::map<std::string, Route> routes;
+    std::map<std::string, std::uint64_t> document_indexes;
+    std::map<std::string, int> request_counts;
+    std::map<std::string, std::string> last_heads;
+
+    void build_tls_context();
+    void bind_listener();
+    void accept_loop();
+    void serve_connection(Connection* connection);
+    // False when the connection must close after this request.
+    bool serve_request(Stream& stream, const Request& request, const std::string& raw_head,
+                       bool keep_alive);
+    PlannedResponse plan_response(const Request& request, bool keep_alive);
+
+    // Sleeps up to `duration` (forever when nullopt); true when stop() was called.
+    bool wait_for_stop(std::optional<std::chrono::milliseconds> duration) {
+        std::unique_lock lock(mutex);
+        if (!duration) {
+            stop_signal.wait(lock, [this] { return stopping; });
+            return true;
+        }
+        return stop_signal.wait_for(lock, *duration, [this] { return stopping; });
+    }
+};
+
+void FakeNomad::Impl::build_tls_context() {
+    ssl_context.reset(SSL_CTX_new(TLS_server_method()));
+    if (!ssl_context) throw std::runtime_error("fake_nomad: SSL_CTX_new: " + openssl_errors());
+    SSL_CTX* context = ssl_context.get();
+    SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION);  // Nomad's floor
+    SSL_CTX_set_options(context, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+    if (SSL_CTX_use_certificate_chain_file(context, options.certificate_file.c_str()) != 1) {
+        throw std::runtime_error("fake_nomad: cannot load certificate " + options.certificate_file +
+                                 ": " + openssl_errors());
+    }
+    if (SSL_CTX_use_PrivateKey_file(context, options.private_key_file.c_str(), SSL_FILETYPE_PEM) !=
+            1 ||
+        SSL_CTX_check_private_key(context) != 1) {
+        throw std::runtime_error("fake_nomad: cannot use private key " + options.private_key_file +
+                                 ": " + openssl_errors());
+    }
+    if (!options.client_ca_file.empty()) {
+        if (SSL_CTX_load_verify_locations(context, options.client_ca_file.c_str(), nullptr) != 1) {
+            throw std::runtime_error("fake_nomad: cannot load client CA " + options.client_ca_file +
+                                     ": " + openssl_errors());
+        }
+        if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(options.client_ca_file.c_str())) {
+            SSL_CTX_set_client_CA_list(context, names);  // takes ownership
+        }
+        SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    }
+    // Resumed sessions with client verification need a context id, or OpenSSL refuses them.
+    static constexpr unsigned char kSessionContext[] = "fake_nomad";
+    SSL_CTX_set_session_id_context(context, kSessionContext, sizeof kSessionContext - 1);
+    SSL_CTX_set_alpn_select_cb(context, select_http11, nullptr);
+}
+
+void FakeNomad::Impl::bind_listener() {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    addrinfo* addresses = nullptr;
+    std::string service = std::to_string(options.port);
+    if (int error = ::getaddrinfo(options.listen_host.c_str(), service.c_str(), &hints, &addresses);
+        error != 0) {
+        throw std::runtime_error("fake_nomad: cannot resolve " + options.listen_host + ": " +
+                                 ::gai_strerror(error));
+    }
+    std::unique_ptr<addrinfo, CDeleter<freeaddrinfo>> address_list(addresses);
+    std::string last_error = "no address";
+    for (addrinfo* address = addresses; address != nullptr; address = address->ai_next) {
+        int fd =
+            ::socket(address->ai_family, address->ai_socktype | SOCK_CLOEXEC, address->ai_protocol);
+        if (fd < 0) {
+            last_error = std::strerror(errno);
+            continue;
+        }
+        int one = 1;
+        ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (::bind(fd, address->ai_addr, address->ai_addrlen) != 0 || ::listen(fd, 128) != 0) {
+            last_error = std::strerror(errno);
+            ::close(fd);
+            continue;
+        }
+        sockaddr_storage bound{};
+        socklen_t length = sizeof bound;
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length);
+        bound_port =
+            ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                              : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+        listen_fd = fd;
+        return;
+    }
+    throw std::runtime_error("fake_nomad: cannot listen on " + options.listen_host + ":" + service +
+                             ": " + last_error);
+}
+
+void FakeNomad::Impl::accept_loop() {
+    while (true) {
+        int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+        int accept_errno = errno;
+        std::list<std::unique_ptr<Connection>> finished;
+        {
+            std::unique_lock lock(mutex);
+            if (stopping) {
+                if (fd >= 0) ::close(fd);
+                return;
+            }
+            // Join finished connections as we go so a long test does not pile up threads.
+            for (auto it = connections.begin(); it != connections.end();) {
+                auto next = std::next(it);
+                if ((*it)->finished) finished.splice(finished.end(), connections, it);
+                it = next;
+            }
+            if (fd >= 0) {
+                int one = 1;
+                ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                auto connection = std::make_unique<Connection>();
+                connection->fd = fd;
+                Connection* raw = connection.get();
+                try {
+                    raw->thread = std::thread([this, raw] { serve_connection(raw); });
+                    connections.push_back(std::move(connection));
+                } catch (const std::system_error&) {
+                    ::close(fd);
+                }
+            }
+        }
+        for (auto& connection : finished) connection->thread.join();
+        if (fd < 0 && accept_errno != EINTR && accept_errno != ECONNABORTED) {
+            // EMFILE and the like: back off briefly instead of spinning.
+            if (wait_for_stop(kAcceptRetryPause)) return;
+        }
+    }
+}
+
+void FakeNomad::Impl::serve_connection(Connection* connection) {
+    // A client that hangs up mid-response must not kill the process with SIGPIPE; a blocked
+    // thread-directed SIGPIPE is simply discarded when this thread ends.
+    sigset_t sigpipe;
+    sigemptyset(&sigpipe);
+    sigaddset(&sigpipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &sigpipe, nullptr);
+
+    int fd = connection->fd;  // stable: only this thread closes it
+    try {
+        SslPtr ssl;
+        bool usable = true;
+        if (ssl_context) {
+            ssl.reset(SSL_new(ssl_context.get()));
+            usable = ssl && SSL_set_fd(ssl.get(), fd) == 1 && SSL_accept(ssl.get()) == 1;
+            if (!usable) ERR_clear_error();
+        }
+        if (usable) {
+            Stream stream(fd, ssl.get());
+            std::string buffer;
+            char chunk[16384];
+            bool open = true;
+            while (open) {
+                std::size_t head_end;
+                while ((head_end = buffer.find("\r\n\r\n")) == std::string::npos) {
+                    std::size_t received =
+                        buffer.size() > kMaxHeadBytes ? 0 : stream.read_some(chunk, sizeof chunk);
+                    if (received == 0) {
+                        open = false;
+                        break;
+                    }
+                    buffer.append(chunk, received);
+                }
+                if (!open) break;
+                std::string raw_head = buffer.substr(0, head_end + 4);
+                buffer.erase(0, head_end + 4);
+
+                std::optional<Request> request = parse_request_head(raw_head);
+                if (!request) {
+                    stream.write_all(
+                        "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; "
+                        "charset=utf-8\r\nConnection: close\r\nContent-Length: 11\r\n\r\n"
+                        "Bad Request");
+                    break;
+                }
+                // Discard a request body so the next request on the connection parses; chunked
+                // request bodies are not worth supporting here, so those close the connection.
+                bool keep_alive = request->header("Transfer-Encoding") == nullptr;
+                if (const std::string* length = request->header("Content-Length")) {
+                    std::optional<std::size_t> parsed = parse_body_length(*length);
+                    std::size_t body_length = parsed.value_or(0);
+                    if (!parsed) keep_alive = false;
+                    while (keep_alive && buffer.size() < body_length) {
+                        std::size_t received = stream.read_some(chunk, sizeof chunk);
+                        if (received == 0) break;
+                        buffer.append(chunk, received);
+                    }
+                    buffer.erase(0, std::min(body_length, buffer.size()));
+                }
+                const std::string* connection_header = request->header("Connection");
+                if (request->version == "HTTP/1.0") {
+                    keep_alive = keep_alive && connection_header != nullptr &&
+                                 equals_ignoring_case(*connection_header, "keep-alive");
+                } else if (connection_header != nullptr &&
+                           equals_ignoring_case(*connection_header, "close")) {
+                    keep_alive = false;
+                }
+                open = serve_request(stream, *request, raw_head, keep_alive);
+            }
+        }
+        ssl.reset();
+    } catch (const std::exception&) {
+        // Nothing to report to: dropping the connection is what a broken upstream does anyway.
+    }
+    std::lock_guard lock(mutex);
+    ::close(fd);
+    connection->fd = -1;
+    connection->finished = true;
+}
+
+PlannedResponse FakeNomad::Impl::plan_response(const Request& request, bool keep_alive) {
+    FakeResponse response;
+    PlannedResponse plan;
+    {
+        std::lock_guard lock(mutex);
+        request_counts[request.path] += 1;
+        auto route = routes.find(request.path);
+        bool nomad_path = request.path == kJwksPath || request.path == kDiscoveryPath;
+        if ((route != routes.end() || nomad_path) && request.method != "GET") {
+            // Nomad's handlers reject every other method, HEAD included.
+            response = FakeResponse{
+                405, "Invalid method", "text/plain; charset=utf-8", {{"Vary", "Accept-Encoding"}}};
+        } else if (route == routes.end()) {
+            std::string message = request.path == kDiscoveryPath
+                                      ? "OIDC Discovery endpoint disabled"
+                                      : "404 page not found\n";
+            response = FakeResponse{
+                404, message, "text/plain; charset=utf-8", {{"Vary", "Accept-Encoding"}}};
+        } else {
+            response = route->second.response;
+        }
+        if (route != routes.end()) plan.fault = route->second.fault;
+    }
+
+    bool head_only = request.method == "HEAD";
+    bool compress = response.gzip_body ||
+                    (!response.body.empty() && accepts_gzip(request.header("Accept-Encoding")));
+    std::string body = compress ? gzip_compress(response.body) : response.body;
+
+    std::vector<Header> headers = response.extra_headers;
+    if (!response.content_type.empty()) headers.emplace_back("Content-Type", response.content_type);
+    if (compress) headers.emplace_back("Content-Encoding", "gzip");
+    // Go writes handler headers sorted by name.
+    std::stable_sort(headers.begin(), headers.end(),
+                     [](const Header& a, const Header& b) { return a.first < b.first; });
+    headers.emplace_back("Date", http_date());
+
+    bool chunked = false;
+    if (plan.fault == Fault::ShortContentLength) {
+        headers.emplace_back("Content-Length", std::to_string(body.size() + body.size() / 2 + 16));
+    } else if (body.size() > options.chunked_above) {
+        chunked = true;
+        headers.emplace_back("Transfer-Encoding", "chunked");
+    } else {
+        headers.emplace_back("Content-Length", std::to_string(body.size()));
+    }
+    if (!keep_alive) headers.emplace_back("Connection", "close");
+
+    plan.head = "HTTP/1.1 " + std::to_string(response.status) + " " +
+                reason_phrase(response.status) + "\r\n";
+    for (const auto& [name, value] : headers) plan.head += name + ": " + value + "\r\n";
+    plan.head += "\r\n";
+
+    if (head_only) return plan;
+    if (chunked) {
+        // Two chunks, so a client that only handles a single chunk gets caught.
+        std::size_t half = body.size() / 2;
+        auto append_chunk = [&plan](std::string_view data) {
+            char size[32];
+            std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+            plan.body += size;
+            plan.body += data;
+            plan.body += "\r\n";
+        };
+        append_chunk(std::string_view(body).substr(0, half));
+        append_chunk(std::string_view(body).substr(half));
+        plan.body += "0\r\n\r\n";
+    } else {
+        plan.body = std::move(body);
+    }
+    return plan;
+}
+
+bool FakeNomad::Impl::serve_request(Stream& stream, const Request& request,
+                                    const std::string& raw_head, bool keep_alive) {
+    {
+        std::lock_guard lock(mutex);
+        last_heads[request.path] = raw_head;
+    }
+    PlannedResponse plan = plan_response(request, keep_alive);
+    switch (plan.fault) {
+        case Fault::None:
+            return stream.write_all(plan.head + plan.body) && keep_alive;
+        case Fault::Hang:
+            wait_for_stop(std::nullopt);
+            return false;
+        case Fault::StallAfterHeaders:
+            if (stream.write_all(plan.head)) wait_for_stop(std::nullopt);
+            return false;
+        case Fault::CloseMidBody:
+            stream.write_all(plan.head + plan.body.substr(0, plan.body.size() / 2));
+            return false;
+        case Fault::ShortContentLength:
+            stream.write_all(plan.head + plan.body);
+            return false;
+        case Fault::DripBody:
+            if (!stream.write_all(plan.head)) return false;
+            for (char byte : plan.body) {
+                if (wait_for_stop(kDripInterval)) return false;
+                if (!stream.write_all(std::string_view(&byte, 1))) return false;
+            }
+            return keep_alive;
+    }
+    return false;
+}
+
+FakeNomad::FakeNomad(FakeNomadOptions options) : impl_(std::make_unique<Impl>()) {
+    impl_->options = std::move(options);
+}
+
+FakeNomad::~FakeNomad() {
+    stop();
+}
+
+void FakeNomad::start() {
+    {
+        std::lock_guard lock(impl_->mutex);
+        if (impl_->running) throw std::runtime_error("fake_nomad: already started");
+    }
+    if (impl_->options.tls) {
+        impl_->build_tls_context();
+    } else {
+        impl_->ssl_context.reset();
+    }
+    impl_->bind_listener();
+    {
+        std::lock_guard lock(impl_->mutex);
+        impl_->stopping = false;
+        impl_->running = true;
+    }
+    try {
+        impl_->accept_thread = std::thread([this] { impl_->accept_loop(); });
+    } catch (...) {
+        ::close(impl_->listen_fd);
+        impl_->listen_fd = -1;
+        std::lock_guard lock(impl_->mutex);
+        impl_->running = false;
+        throw;
+    }
+}
+
+void FakeNomad::stop() {
+    {
+        std::lock_guard lock(impl_->mutex);
+        if (!impl_->running) return;
+        impl_->stopping = true;
+    }
+    impl_->stop_signal.notify_all();
+    // shutdown() wakes the blocked accept(); closing alone would not.
+    ::shutdown(impl_->listen_fd, SHUT_RDWR);
+    if (impl_->accept_thread.joinable()) impl_->accept_thread.join();
+    ::close(impl_->listen_fd);
+    impl_->listen_fd = -1;
+
+    std::list<std::unique_ptr<Connection>> remaining;
+    {
+        std::lock_guard lock(impl_->mutex);
+        // Wakes threads blocked in reads and writes; each closes its own descriptor.
+        for (auto& connection : impl_->connections) {
+            if (connection->fd >= 0) ::shutdown(connection->fd, SHUT_RDWR);
+        }
+        remaining.swap(impl_->connections);
+    }
+    for (auto& connection : remaining) connection->thread.join();
+    std::lock_guard lock(impl_->mutex);
+    impl_->running = false;
+}
+
+std::uint16_t FakeNomad::port() const {
+    return impl_->bound_port;
+}
+
+std::string FakeNomad::base_url() const {
+    const std::string& host = impl_->options.listen_host;
+    std::string authority = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+    return std::string(impl_->options.tls ? "https://" : "http://") + authority + ":" +
+           std::to_string(port());
+}
+
+void FakeNomad::set_document(const std::string& path, const std::string& body) {
+    std::lock_guard lock(impl_->mutex);
+    std::uint64_t index = ++impl_->document_indexes[path];
+    FakeResponse response;
+    response.body = body;
+    response.extra_headers = {{"Vary", "Accept-Encoding"}};
+    if (path == kJwksPath) {
+        response.extra_headers.insert(response.extra_headers.end(),
+                                      {{"Cache-Control", "max-age=86400"},
+                                       {"X-Nomad-Index", std::to_string(index)},
+                                       {"X-Nomad-Knownleader", "true"},
+                                       {"X-Nomad-Lastcontact", "0"}});
+    }
+    impl_->routes[path] = Route{std::move(response), Fault::None};
+}
+
+void FakeNomad::set_response(const std::string& path, FakeResponse response) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->routes[path] = Route{std::move(response), Fault::None};
+}
+
+void FakeNomad::set_fault(const std::string& path, Fault fault) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->routes[path].fault = fault;
+}
+
+void FakeNomad::remove(const std::string& path) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->routes.erase(path);
+}
+
+int FakeNomad::request_count(const std::string& path) const {
+    std::lock_guard lock(impl_->mutex);
+    auto found = impl_->request_counts.find(path);
+    return found == impl_->request_counts.end() ? 0 : found->second;
+}
+
+std::string FakeNomad::last_request_head(const std::string& path) const {
+    std::lock_guard lock(impl_->mutex);
+    auto found = impl_->last_heads.find(path);
+    return found == impl_->last_heads.end() ? std::string() : found->second;
+}
+
+std::string nomad_discovery_document(const std::string& issuer) {
+    std::string base = issuer;
+    if (!base.empty() && base.back() == '/') base.pop_back();
+    return R"({"id_token_signing_alg_values_supported":["RS256","EdDSA"],"issuer":)" +
+           go_json_string(issuer) + R"(,"jwks_uri":)" +
+           go_json_string(base + std::string(kJwksPath)) +
+           R"(,"response_types_supported":["code"],"subject_types_supported":["public"]})";
+}
+
+}  // namespace oidcgw::testing

@@ -1,0 +1,212 @@
+// fake_nomad: a stand-alone Nomad-shaped upstream for scripts/demo and the benchmark. Serves the
+// discovery document and a JWKS the way a Nomad agent does, until SIGINT or SIGTERM.
+#include "fake_nomad.h"
+#include "jwt_tools.h"
+#include "test_pki.h"
+
+#include <openssl/rand.h>
+#include <signal.h>
+#include <nlohmann/json.hpp>
+
+#include <cerrno>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace {
+
+using oidcgw::testing::FakeNomad;
+using oidcgw::testing::FakeNomadOptions;
+
+constexpr int kUsageOrRuntimeError = 2;
+constexpr long kTokenLifetimeSeconds = 3600;
+
+constexpr std::string_view kUsage =
+    "usage: fake_nomad [--listen HOST:PORT] [--cert FILE --key FILE] [--client-ca FILE]\n"
+    "                  [--issuer URL] [--jwks FILE] [--token-out FILE] [--port-file FILE]\n";
+
+// Bad command lines get the usage text; failures while running do not.
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+struct CommandLine {
+    std::string listen = "127.0.0.1:0";
+    std::string certificate_file;
+    std::string private_key_file;
+    std::string client_ca_file;
+    std::string issuer;
+    std::string jwks_file;
+    std::string token_file;
+    std::string port_file;
+};
+
+CommandLine parse_command_line(int argc, char** argv) {
+    CommandLine command_line;
+    for (int i = 1; i < argc; ++i) {
+        std::string argument = argv[i];
+        std::optional<std::string> inline_value;
+        if (std::size_t equals = argument.find('='); equals != std::string::npos) {
+            inline_value = argument.substr(equals + 1);
+            argument.resize(equals);
+        }
+        auto value = [&]() -> std::string {
+            if (inline_value) return *inline_value;
+            if (i + 1 >= argc) throw UsageError(argument + " needs a value");
+            return argv[++i];
+        };
+        if (argument == "--listen") {
+            command_line.listen = value();
+        } else if (argument == "--cert") {
+            command_line.certificate_file = value();
+        } else if (argument == "--key") {
+            command_line.private_key_file = value();
+        } else if (argument == "--client-ca") {
+            command_line.client_ca_file = value();
+        } else if (argument == "--issuer") {
+            command_line.issuer = value();
+        } else if (argument == "--jwks") {
+            command_line.jwks_file = value();
+        } else if (argument == "--token-out") {
+            command_line.token_file = value();
+        } else if (argument == "--port-file") {
+            command_line.port_file = value();
+        } else {
+            throw UsageError("unknown option " + argument);
+        }
+    }
+    if (command_line.certificate_file.empty() != command_line.private_key_file.empty()) {
+        throw UsageError("--cert and --key go together");
+    }
+    if (!command_line.client_ca_file.empty() && command_line.certificate_file.empty()) {
+        throw UsageError("--client-ca needs TLS (--cert and --key)");
+    }
+    if (!command_line.token_file.empty()) {
+        if (!command_line.jwks_file.empty()) {
+            throw UsageError("--token-out needs a generated key: drop --jwks");
+        }
+        if (command_line.issuer.empty()) throw UsageError("--token-out needs --issuer");
+    }
+    return command_line;
+}
+
+// "HOST:PORT" or "[IPv6]:PORT".
+std::pair<std::string, std::uint16_t> split_listen_address(const std::string& listen) {
+    std::size_t colon = listen.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size()) {
+        throw UsageError("--listen wants HOST:PORT, got '" + listen + "'");
+    }
+    std::string host = listen.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+    }
+    std::string port_text = listen.substr(colon + 1);
+    if (port_text.find_first_not_of("0123456789") != std::string::npos || port_text.size() > 5 ||
+        std::stoul(port_text) > 65535) {
+        throw UsageError("--listen has a bad port '" + port_text + "'");
+    }
+    return {host, static_cast<std::uint16_t>(std::stoul(port_text))};
+}
+
+// Nomad's key IDs are 16 random bytes printed in UUID shape (no version bits).
+std::string random_key_id() {
+    unsigned char bytes[16];
+    if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
+    std::string kid;
+    constexpr char kHex[] = "0123456789abcdef";
+    for (int i = 0; i < 16; ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) kid += '-';
+        kid += kHex[bytes[i] >> 4];
+        kid += kHex[bytes[i] & 0xf];
+    }
+    return kid;
+}
+
+// Readers (scripts polling for the file) must never see it half written.
+void write_file_atomically(const std::string& path, const std::string& content) {
+    std::string temporary = path + ".tmp";
+    oidcgw::testing::write_file(temporary, content);
+    std::error_code error;
+    std::filesystem::rename(temporary, path, error);
+    if (error) throw std::runtime_error("cannot rename " + temporary + " to " + path);
+}
+
+int run(int argc, char** argv) {
+    CommandLine command_line = parse_command_line(argc, argv);
+    auto [host, port] = split_listen_address(command_line.listen);
+
+    // Block the stop signals before any thread starts, so every thread inherits the mask and
+    // only sigwait below ever sees them.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    if (pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr) != 0) {
+        throw std::runtime_error("cannot block SIGINT/SIGTERM");
+    }
+
+    FakeNomadOptions options;
+    options.listen_host = host;
+    options.port = port;
+    options.tls = !command_line.certificate_file.empty();
+    options.certificate_file = command_line.certificate_file;
+    options.private_key_file = command_line.private_key_file;
+    options.client_ca_file = command_line.client_ca_file;
+    FakeNomad nomad(options);
+
+    if (!command_line.issuer.empty()) {
+        nomad.set_document("/.well-known/openid-configuration",
+                           oidcgw::testing::nomad_discovery_document(command_line.issuer));
+    }
+    if (!command_line.jwks_file.empty()) {
+        nomad.set_document("/.well-known/jwks.json",
+                           oidcgw::testing::read_file(command_line.jwks_file));
+    } else {
+        oidcgw::EvpPkeyPtr key = oidcgw::testing::generate_rsa_key(2048);
+        std::string kid = random_key_id();
+        nomad.set_document("/.well-known/jwks.json",
+                           "{\"keys\":[" + oidcgw::testing::nomad_rsa_jwk(key.get(), kid) + "]}");
+        if (!command_line.token_file.empty()) {
+            long now = static_cast<long>(std::time(nullptr));
+            nlohmann::ordered_json claims = {
+                {"iss", command_line.issuer},           {"aud", "demo"},
+                {"sub", "global:default:demo:web:web"}, {"iat", now},
+                {"exp", now + kTokenLifetimeSeconds},   {"nbf", now}};
+            write_file_atomically(command_line.token_file,
+                                  oidcgw::testing::sign_rs256_jwt(key.get(), kid, claims.dump()));
+        }
+    }
+
+    nomad.start();
+    if (!command_line.port_file.empty()) {
+        write_file_atomically(command_line.port_file, std::to_string(nomad.port()) + "\n");
+    }
+    std::cout << "fake_nomad listening on " << nomad.base_url() << std::endl;
+
+    int received = 0;
+    while (sigwait(&stop_signals, &received) != 0) {
+    }
+    nomad.stop();
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return run(argc, argv);
+    } catch (const UsageError& error) {
+        std::cerr << "fake_nomad: " << error.what() << "\n" << kUsage;
+        return kUsageOrRuntimeError;
+    } catch (const std::exception& error) {
+        std::string_view message = error.what();
+        // Errors from FakeNomad itself already carry the program name.
+        std::cerr << (message.starts_with("fake_nomad:") ? "" : "fake_nomad: ") << message << "\n";
+        return kUsageOrRuntimeError;
+    }
+}

@@ -1,0 +1,234 @@
+#include "e2e_support.h"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace oidcgw::testing {
+namespace {
+
+int decode_wait_status(int status) {
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return -1;
+}
+
+// Waits for `pid` up to `timeout`; returns the decoded status or -2 when still running.
+int wait_for_pid(pid_t pid, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        int status = 0;
+        const pid_t done = ::waitpid(pid, &status, WNOHANG);
+        if (done == pid) return decode_wait_status(status);
+        if (done < 0) return -1;
+        if (std::chrono::steady_clock::now() >= deadline) return -2;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+}
+
+pid_t spawn(const std::vector<std::string>& arguments, int output_fd) {
+    std::vector<char*> argv;
+    for (const std::string& argument : arguments) argv.push_back(const_cast<char*>(argument.c_str()));
+    argv.push_back(nullptr);
+    const pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid == 0) {
+        ::dup2(output_fd, STDOUT_FILENO);
+        ::dup2(output_fd, STDERR_FILENO);
+        // The test process may block signals in threads; start the child with a clean mask.
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+    }
+    return pid;
+}
+
+std::size_t collect_body(char* data, std::size_t size, std::size_t count, void* user) {
+    static_cast<std::string*>(user)->append(data, size * count);
+    return size * count;
+}
+
+std::size_t collect_header(char* data, std::size_t size, std::size_t count, void* user) {
+    auto* response = static_cast<HttpResponse*>(user);
+    std::string line(data, size * count);
+    if (line.rfind("HTTP/", 0) == 0) {
+        response->headers.clear();  // a new response head (e.g. after 100-continue)
+        return size * count;
+    }
+    const std::size_t colon = line.find(':');
+    if (colon == std::string::npos) return size * count;
+    std::string name = line.substr(0, colon);
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::string value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ')) value.erase(0, 1);
+    while (!value.empty() && (value.back() == '\r' || value.back() == '\n')) value.pop_back();
+    response->headers.emplace(name, value);
+    return size * count;
+}
+
+}  // namespace
+
+std::uint16_t free_loopback_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = 0;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+        ::close(fd);
+        throw std::runtime_error("cannot bind an ephemeral port");
+    }
+    socklen_t length = sizeof address;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+    ::close(fd);
+    return ntohs(address.sin_port);
+}
+
+bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        if (condition()) return true;
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+}
+
+GatewayProcess::GatewayProcess(std::vector<std::string> arguments, std::string log_path)
+    : arguments_(std::move(arguments)), log_path_(std::move(log_path)) {}
+
+GatewayProcess::~GatewayProcess() {
+    if (pid_ > 0) stop(SIGKILL, std::chrono::seconds(5));
+}
+
+void GatewayProcess::start() {
+    const int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) throw std::runtime_error("cannot open " + log_path_);
+    std::vector<std::string> argv{OIDCGW_BINARY};
+    argv.insert(argv.end(), arguments_.begin(), arguments_.end());
+    pid_ = spawn(argv, fd);
+    ::close(fd);
+}
+
+bool GatewayProcess::running() {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    const pid_t done = ::waitpid(pid_, &status, WNOHANG);
+    if (done == pid_) {
+        pid_ = -1;
+        return false;
+    }
+    return true;
+}
+
+int GatewayProcess::stop(int signal_number, std::chrono::milliseconds timeout) {
+    if (pid_ <= 0) return -1;
+    ::kill(pid_, signal_number);
+    int status = wait_for_pid(pid_, timeout);
+    if (status == -2) {
+        ::kill(pid_, SIGKILL);
+        status = wait_for_pid(pid_, std::chrono::seconds(5));
+    }
+    pid_ = -1;
+    return status;
+}
+
+int GatewayProcess::wait_exit(std::chrono::milliseconds timeout) {
+    if (pid_ <= 0) return -1;
+    const int status = wait_for_pid(pid_, timeout);
+    if (status != -2) pid_ = -1;
+    return status;
+}
+
+std::string GatewayProcess::log() const {
+    std::ifstream in(log_path_);
+    std::stringstream content;
+    content << in.rdbuf();
+    return content.str();
+}
+
+CommandOutput run_gateway_command(const std::vector<std::string>& arguments,
+                                  std::chrono::milliseconds timeout) {
+    char path[] = "/tmp/oidcgw-command-XXXXXX";
+    const int fd = ::mkstemp(path);
+    if (fd < 0) throw std::runtime_error("mkstemp failed");
+    std::vector<std::string> argv{OIDCGW_BINARY};
+    argv.insert(argv.end(), arguments.begin(), arguments.end());
+    const pid_t pid = spawn(argv, fd);
+    ::close(fd);
+    CommandOutput result;
+    result.exit_status = wait_for_pid(pid, timeout);
+    if (result.exit_status == -2) {
+        ::kill(pid, SIGKILL);
+        wait_for_pid(pid, std::chrono::seconds(5));
+        result.exit_status = -1;
+    }
+    std::ifstream in(path);
+    std::stringstream content;
+    content << in.rdbuf();
+    result.output = content.str();
+    ::unlink(path);
+    return result;
+}
+
+std::string HttpResponse::header(const std::string& name) const {
+    const auto it = headers.find(name);
+    return it == headers.end() ? std::string() : it->second;
+}
+
+bool HttpResponse::has_header(const std::string& name) const { return headers.count(name) > 0; }
+
+HttpResponse http_request(const std::string& url, const HttpRequestOptions& options) {
+    HttpResponse response;
+    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
+    curl_slist* headers = nullptr;
+    for (const std::string& header : options.headers) headers = curl_slist_append(headers, header.c_str());
+    std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_list(headers,
+                                                                           curl_slist_free_all);
+    curl_slist* resolve = nullptr;
+    if (!options.resolve.empty()) resolve = curl_slist_append(nullptr, options.resolve.c_str());
+    std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> resolve_list(resolve,
+                                                                            curl_slist_free_all);
+    CURL* handle = curl.get();
+    curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(handle, CURLOPT_PATH_AS_IS, 1L);  // send "..", "//" as written
+    curl_easy_setopt(handle, CURLOPT_PROXY, "");
+    curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
+    curl_easy_setopt(handle, CURLOPT_HTTPHEADER, header_list.get());
+    if (resolve_list) curl_easy_setopt(handle, CURLOPT_RESOLVE, resolve_list.get());
+    if (!options.ca_file.empty()) curl_easy_setopt(handle, CURLOPT_CAINFO, options.ca_file.c_str());
+    if (options.method == "HEAD") {
+        curl_easy_setopt(handle, CURLOPT_NOBODY, 1L);
+    } else if (options.method != "GET") {
+        curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST, options.method.c_str());
+    }
+    curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, collect_body);
+    curl_easy_setopt(handle, CURLOPT_WRITEDATA, &response.body);
+    curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, collect_header);
+    curl_easy_setopt(handle, CURLOPT_HEADERDATA, &response);
+    const CURLcode code = curl_easy_perform(handle);
+    if (code != CURLE_OK) {
+        response.error = curl_easy_strerror(code);
+        response.status = 0;
+        return response;
+    }
+    curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &response.status);
+    return response;
+}
+
+}  // namespace oidcgw::testing

@@ -1,0 +1,72 @@
+// Running the real oidc-gateway binary in end-to-end tests: a child process stopped by its pid,
+// an HTTPS client with the public test CA, and bounded polling.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace oidcgw::testing {
+
+// A port that was free a moment ago on 127.0.0.1 (bound to 0, read back, closed).
+std::uint16_t free_loopback_port();
+
+// Polls `condition` every 25 ms until it holds or `timeout` passes.
+bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
+
+class GatewayProcess {
+public:
+    GatewayProcess(std::vector<std::string> arguments, std::string log_path);
+    ~GatewayProcess();
+    GatewayProcess(const GatewayProcess&) = delete;
+    GatewayProcess& operator=(const GatewayProcess&) = delete;
+
+    void start();
+    bool running();
+    // SIGTERM (or `signal`), wait up to `timeout`, SIGKILL after that. Returns the exit status
+    // (or 128+signal when killed by one), -1 when it was not running.
+    int stop(int signal_number = 15, std::chrono::milliseconds timeout = std::chrono::seconds(15));
+    // Waits for the process to exit by itself.
+    int wait_exit(std::chrono::milliseconds timeout);
+    pid_t pid() const { return pid_; }
+    std::string log() const;
+
+private:
+    std::vector<std::string> arguments_;
+    std::string log_path_;
+    pid_t pid_ = -1;
+};
+
+// Runs the gateway binary to completion (e.g. `check`), capturing stdout+stderr.
+struct CommandOutput {
+    int exit_status = -1;
+    std::string output;
+};
+CommandOutput run_gateway_command(const std::vector<std::string>& arguments,
+                                  std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+struct HttpResponse {
+    long status = 0;  // 0: no response (connection or TLS failure)
+    std::string error;
+    std::multimap<std::string, std::string> headers;  // names lowercased
+    std::string body;
+    std::string header(const std::string& name) const;  // first value or ""
+    bool has_header(const std::string& name) const;
+};
+
+struct HttpRequestOptions {
+    std::string method = "GET";
+    std::vector<std::string> headers;  // "Name: value"
+    std::string ca_file;               // verify the server against this CA (https)
+    std::string resolve;               // CURLOPT_RESOLVE entry "host:port:127.0.0.1"
+    std::chrono::milliseconds timeout{5000};
+};
+
+HttpResponse http_request(const std::string& url, const HttpRequestOptions& options = {});
+
+}  // namespace oidcgw::testing

@@ -1,0 +1,118 @@
+#include "document_cache.h"
+
+#include "unit_support.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+
+namespace oidcgw {
+namespace {
+
+using testing::fixture;
+using testing::fixture_issuer;
+using testing::TempDir;
+
+AcceptedDocuments fixture_documents() {
+    Rejection rejection;
+    auto accepted = accept_document_pair(fixture_issuer(), fixture("openid-configuration.json"),
+                                         fixture("jwks.json"), 1 << 20, &rejection);
+    EXPECT_TRUE(accepted);
+    accepted->discovery_modified = 1700000001;
+    accepted->jwks_modified = 1700000002;
+    accepted->confirmed_at = 1700000003;
+    return *accepted;
+}
+
+TEST(DocumentCache, RoundTripKeepsBytesAndTimes) {
+    TempDir dir;
+    DocumentCache cache(dir.path());
+    std::string error;
+    ASSERT_TRUE(cache.save(fixture_issuer(), fixture_documents(), &error)) << error;
+    auto loaded = cache.load(fixture_issuer(), 1 << 20, &error);
+    ASSERT_TRUE(loaded) << error;
+    EXPECT_EQ(loaded->discovery_body, fixture("openid-configuration.json"));
+    EXPECT_EQ(loaded->jwks_body, fixture("jwks.json"));
+    EXPECT_EQ(loaded->discovery_modified, 1700000001);
+    EXPECT_EQ(loaded->jwks_modified, 1700000002);
+    EXPECT_EQ(loaded->confirmed_at, 1700000003);
+    EXPECT_EQ(loaded->discovery.jwks_path, "/.well-known/jwks.json");
+    // Nothing but the record is left behind (no temporary files).
+    int files = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+        ++files;
+        EXPECT_EQ(entry.path().string(), cache.file_for(fixture_issuer()));
+    }
+    EXPECT_EQ(files, 1);
+}
+
+TEST(DocumentCache, NoFileIsNotAnError) {
+    TempDir dir;
+    std::string error = "stale";
+    EXPECT_FALSE(DocumentCache(dir.path()).load(fixture_issuer(), 1 << 20, &error));
+    EXPECT_TRUE(error.empty());
+}
+
+TEST(DocumentCache, DisabledCacheSavesNothing) {
+    DocumentCache cache("");
+    std::string error;
+    EXPECT_FALSE(cache.enabled());
+    EXPECT_TRUE(cache.save(fixture_issuer(), fixture_documents(), &error));
+    EXPECT_FALSE(cache.load(fixture_issuer(), 1 << 20, &error));
+}
+
+TEST(DocumentCache, CorruptForeignOrInvalidRecordsAreRefused) {
+    TempDir dir;
+    DocumentCache cache(dir.path());
+    std::string error;
+    ASSERT_TRUE(cache.save(fixture_issuer(), fixture_documents(), &error));
+    const std::string path = cache.file_for(fixture_issuer());
+    const std::string good = testing::read_file(path);
+
+    const auto refused = [&](const std::string& content, const std::string& expected) {
+        testing::write_file(path, content);
+        std::string reason;
+        EXPECT_FALSE(cache.load(fixture_issuer(), 1 << 20, &reason)) << content.substr(0, 60);
+        EXPECT_NE(reason.find(expected), std::string::npos) << reason;
+    };
+    refused(good.substr(0, good.size() / 2), "not a cache record");
+    refused("", "not a cache record");
+    refused("[]", "not an object");
+    auto record = nlohmann::json::parse(good);
+    auto foreign = record;
+    foreign["issuer"] = "https://elsewhere.example.com";
+    refused(foreign.dump(), "another issuer");
+    auto wrong_format = record;
+    wrong_format["format"] = "something/2";
+    refused(wrong_format.dump(), "unknown cache format");
+    auto leaked = record;
+    leaked["jwks"] = R"({"keys":[{"kty":"RSA","kid":"a","n":"AQAB","e":"AQAB","d":"AQAB"}]})";
+    refused(leaked.dump(), "private_key_material");
+    auto missing = record;
+    missing.erase("jwks_modified");
+    refused(missing.dump(), "missing");
+    // And the good record still loads once restored.
+    testing::write_file(path, good);
+    EXPECT_TRUE(cache.load(fixture_issuer(), 1 << 20, &error)) << error;
+}
+
+TEST(DocumentCache, FileNamesDifferPerIssuer) {
+    DocumentCache cache("/var/lib/oidc-gateway");
+    std::string error;
+    const auto a = parse_issuer_url("https://a.example.com", &error);
+    const auto b = parse_issuer_url("https://a.example.com/", &error);
+    EXPECT_NE(cache.file_for(*a), cache.file_for(*b));
+    EXPECT_EQ(cache.file_for(*a).rfind("/var/lib/oidc-gateway/issuer-", 0), 0u);
+}
+
+TEST(DocumentCache, UnwritableDirectoryReportsWhy) {
+    DocumentCache cache("/nonexistent/oidc-gateway-cache");
+    std::string error;
+    EXPECT_FALSE(cache.save(fixture_issuer(), fixture_documents(), &error));
+    EXPECT_NE(error.find("/nonexistent/oidc-gateway-cache"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace oidcgw
