@@ -27,7 +27,7 @@ struct CertificateFiles {
 };
 
 struct UpstreamTls {
-    std::string ca;           // PEM bundle that verifies the upstream (Nomad's CA); empty: system store
+    std::string ca;  // PEM bundle that verifies the upstream (Nomad's CA); empty: system store
     std::string certificate;  // client certificate for mutual TLS; empty: none
     std::string private_key;  // its key; set exactly when certificate is
     std::string server_name;  // name to verify and send as SNI; empty: the URL's host

@@ -12,7 +12,7 @@
 namespace oidcgw {
 
 class DocumentCache {
-public:
+  public:
     explicit DocumentCache(std::string directory) : directory_(std::move(directory)) {}
 
     bool enabled() const { return !directory_.empty(); }
@@ -21,14 +21,15 @@ public:
     // issuers never share a file and any byte string is a safe file name.
     std::string file_for(const IssuerUrl& issuer) const;
 
-    bool save(const IssuerUrl& issuer, const AcceptedDocuments& documents, std::string* error) const;
+    bool save(const IssuerUrl& issuer, const AcceptedDocuments& documents,
+              std::string* error) const;
 
     // nullopt with *error empty: no file. nullopt with *error set: a file that must not be served
     // (unreadable, corrupt, foreign issuer, fails validation).
     std::optional<AcceptedDocuments> load(const IssuerUrl& issuer, std::size_t max_document_bytes,
                                           std::string* error) const;
 
-private:
+  private:
     std::string directory_;
 };
 

@@ -21,7 +21,7 @@
 namespace oidcgw {
 
 class Gateway {
-public:
+  public:
     Gateway(Config config, Logger& logger);
     ~Gateway();
     Gateway(const Gateway&) = delete;
@@ -35,7 +35,7 @@ public:
     // thread has ended (at most about drain_timeout plus one upstream transfer abort).
     void stop(std::chrono::milliseconds drain_timeout);
 
-private:
+  private:
     struct Worker {
         std::unique_ptr<PublicRequestHandler> handler;
         std::unique_ptr<ServerLoop> loop;

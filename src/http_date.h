@@ -15,10 +15,10 @@ std::optional<std::time_t> parse_http_date(std::string_view text);
 
 // The current Date header value, recomputed at most once a second; one per worker thread.
 class HttpDateClock {
-public:
+  public:
     const std::string& now();
 
-private:
+  private:
     std::time_t cached_second_ = -1;
     std::string cached_text_;
 };

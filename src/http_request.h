@@ -24,8 +24,8 @@ struct Request {
     std::string_view path;          // target up to (not including) '?'
     std::string_view query;         // after '?', empty when none
     HttpVersion version = HttpVersion::Http11;
-    std::string_view host;          // the single Host header value, OWS trimmed
-    bool keep_alive = true;         // from version and Connection tokens
+    std::string_view host;   // the single Host header value, OWS trimmed
+    bool keep_alive = true;  // from version and Connection tokens
     bool has_if_none_match = false;
     std::string_view if_none_match;  // value of the If-None-Match header (when exactly one)
     bool has_if_modified_since = false;
@@ -36,10 +36,10 @@ enum class ParseStatus { Complete, Incomplete, Error };
 
 struct ParseResult {
     ParseStatus status = ParseStatus::Incomplete;
-    Request request;                 // valid when Complete
-    std::size_t consumed = 0;        // bytes of head consumed when Complete
-    int error_status = 0;            // when Error: 400, 414, 417, 431 or 505
-    std::string_view error_reason;   // when Error: static text for logs, never echoes input
+    Request request;                // valid when Complete
+    std::size_t consumed = 0;       // bytes of head consumed when Complete
+    int error_status = 0;           // when Error: 400, 414, 417, 431 or 505
+    std::string_view error_reason;  // when Error: static text for logs, never echoes input
 };
 
 // Parses one request head from the start of `input`.

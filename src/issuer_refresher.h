@@ -29,7 +29,7 @@ struct RefreshSettings {
 RefreshSettings refresh_settings_from(const Config& config);
 
 class IssuerRefresher {
-public:
+  public:
     IssuerRefresher(std::size_t status_index, IssuerConfig issuer, RefreshSettings settings,
                     PublishedSnapshot& snapshot, const DocumentCache& cache,
                     IssuerStatusBoard& status, Logger& logger);
@@ -43,7 +43,7 @@ public:
     // One round over the upstreams (what the thread runs). True when a valid pair was fetched.
     bool refresh_once();
 
-private:
+  private:
     struct PairAttempt {
         std::optional<AcceptedDocuments> documents;
         std::string failure;  // when !documents: "<document>: <reason>"

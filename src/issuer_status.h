@@ -11,16 +11,16 @@ namespace oidcgw {
 
 struct IssuerStatus {
     std::string issuer;
-    std::string source;             // "", "cache" or "upstream": where the served pair came from
-    std::time_t last_success = 0;   // last round that an upstream answered with a valid pair
-    std::time_t last_change = 0;    // last time the served bytes changed
-    std::string last_error;         // last failed round's reason; cleared by a success
-    std::string last_rejection;     // last document refused, with its reason
+    std::string source;            // "", "cache" or "upstream": where the served pair came from
+    std::time_t last_success = 0;  // last round that an upstream answered with a valid pair
+    std::time_t last_change = 0;   // last time the served bytes changed
+    std::string last_error;        // last failed round's reason; cleared by a success
+    std::string last_rejection;    // last document refused, with its reason
     std::vector<std::string> warnings;  // from the served pair's validation
 };
 
 class IssuerStatusBoard {
-public:
+  public:
     explicit IssuerStatusBoard(const std::vector<std::string>& issuers);
 
     IssuerStatus get(std::size_t index) const;
@@ -32,7 +32,7 @@ public:
         change(statuses_.at(index));
     }
 
-private:
+  private:
     mutable std::mutex mutex_;
     std::vector<IssuerStatus> statuses_;
 };

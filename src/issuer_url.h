@@ -10,11 +10,12 @@ namespace oidcgw {
 
 // A public issuer URL: https://HOST[:PORT][/PREFIX], no userinfo, query or fragment.
 struct IssuerUrl {
-    std::string text;         // exactly as configured; the discovery `issuer` must equal this byte for byte
-    std::string host;         // lowercased host name or IPv4 address
+    std::string
+        text;  // exactly as configured; the discovery `issuer` must equal this byte for byte
+    std::string host;  // lowercased host name or IPv4 address
     std::uint16_t port = 443;
     bool explicit_port = false;  // true when the URL names a port (even :443)
-    std::string path_prefix;  // "" or "/a/b": the URL path without its trailing slash
+    std::string path_prefix;     // "" or "/a/b": the URL path without its trailing slash
 
     // Paths the gateway serves for this issuer.
     std::string discovery_path() const { return path_prefix + "/.well-known/openid-configuration"; }
@@ -32,11 +33,11 @@ bool host_matches_issuer(const IssuerUrl& issuer, std::string_view host_header);
 // A private upstream base URL: http(s)://HOST[:PORT][/BASE], no userinfo, query or fragment.
 // HOST may be a name, an IPv4 address or a bracketed IPv6 address.
 struct UpstreamUrl {
-    std::string text;       // as configured
+    std::string text;  // as configured
     bool https = true;
-    std::string host;       // without brackets
-    std::uint16_t port = 0; // defaulted to 80/443 when absent
-    std::string base_path;  // "" or "/base", without trailing slash
+    std::string host;        // without brackets
+    std::uint16_t port = 0;  // defaulted to 80/443 when absent
+    std::string base_path;   // "" or "/base", without trailing slash
 
     // The full URL of `path` (which starts with '/') on this upstream.
     std::string url_for(std::string_view path) const;

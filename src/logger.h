@@ -12,7 +12,7 @@ namespace oidcgw {
 enum class LogLevel { Debug = 0, Info = 1, Warn = 2, Error = 3 };
 
 class Logger {
-public:
+  public:
     explicit Logger(std::FILE* sink = stderr, LogLevel minimum = LogLevel::Info)
         : sink_(sink), minimum_(minimum) {}
 
@@ -31,7 +31,7 @@ public:
         log(LogLevel::Error, event, fields);
     }
 
-private:
+  private:
     std::mutex mutex_;
     std::FILE* sink_;
     LogLevel minimum_;

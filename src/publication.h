@@ -17,8 +17,8 @@ namespace oidcgw {
 
 // A validated discovery/JWKS pair of one issuer, with the facts persisted beside it.
 struct AcceptedDocuments {
-    std::string discovery_body;  // the upstream's exact bytes
-    std::string jwks_body;       // the upstream's exact bytes
+    std::string discovery_body;          // the upstream's exact bytes
+    std::string jwks_body;               // the upstream's exact bytes
     std::time_t discovery_modified = 0;  // when these discovery bytes were first accepted
     std::time_t jwks_modified = 0;       // when these JWKS bytes were first accepted
     std::time_t confirmed_at = 0;        // when an upstream last served exactly these bytes
@@ -71,8 +71,8 @@ enum class RouteKind { Discovery, Jwks, NotReady, NotFound };
 
 struct RouteResult {
     RouteKind kind = RouteKind::NotFound;
-    const IssuerSlot* slot = nullptr;              // for all but NotFound
-    const DocumentResponse* document = nullptr;    // for Discovery and Jwks
+    const IssuerSlot* slot = nullptr;            // for all but NotFound
+    const DocumentResponse* document = nullptr;  // for Discovery and Jwks
 };
 
 // Matches Host (see host_matches_issuer) and the exact path bytes; nothing is decoded or

@@ -14,22 +14,25 @@
 namespace oidcgw {
 
 class PublishedSnapshot {
-public:
+  public:
     explicit PublishedSnapshot(std::shared_ptr<const Publication> initial);
 
     std::shared_ptr<const Publication> load() const;
-    std::uint64_t generation() const noexcept { return generation_.load(std::memory_order_acquire); }
+    std::uint64_t generation() const noexcept {
+        return generation_.load(std::memory_order_acquire);
+    }
 
     // Replaces the publication wholesale (reload).
     void publish(std::shared_ptr<const Publication> next);
 
     // Derives the next publication from the current one; concurrent updaters are serialised so
     // that two issuers refreshing at once cannot lose each other's change.
-    void update(const std::function<std::shared_ptr<const Publication>(const Publication&)>& change);
+    void update(
+        const std::function<std::shared_ptr<const Publication>(const Publication&)>& change);
 
     // A worker's view: cheap to consult per request.
     class Reader {
-    public:
+      public:
         explicit Reader(const PublishedSnapshot& source) : source_(source) {}
         const Publication& current() {
             const std::uint64_t latest = source_.generation();
@@ -40,13 +43,13 @@ public:
             return *cached_;
         }
 
-    private:
+      private:
         const PublishedSnapshot& source_;
         std::uint64_t seen_generation_ = 0;
         std::shared_ptr<const Publication> cached_;
     };
 
-private:
+  private:
     mutable std::mutex current_mutex_;
     std::mutex update_mutex_;
     std::shared_ptr<const Publication> current_;

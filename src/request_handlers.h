@@ -9,19 +9,19 @@ namespace oidcgw {
 
 // One per worker: it keeps the worker's own view of the published snapshot.
 class PublicRequestHandler final : public RequestHandler {
-public:
+  public:
     explicit PublicRequestHandler(const PublishedSnapshot& snapshot) : reader_(snapshot) {}
     bool respond(const Request& request, std::string_view date, std::string& out) override;
     void respond_to_parse_error(int status, std::string_view date, std::string& out) override;
 
-private:
+  private:
     PublishedSnapshot::Reader reader_;
 };
 
 // GET/HEAD /healthz: 200 while the process runs. GET/HEAD /readyz: 200 when every issuer has a
 // validated pair (from an upstream or the disk cache), else 503 naming what is missing.
 class HealthRequestHandler final : public RequestHandler {
-public:
+  public:
     HealthRequestHandler(const PublishedSnapshot& snapshot, const IssuerStatusBoard& status)
         : snapshot_(snapshot), status_(status) {}
     bool respond(const Request& request, std::string_view date, std::string& out) override;
@@ -30,7 +30,7 @@ public:
     // The /readyz verdict and its text (also used by tests).
     bool ready(std::string* explanation) const;
 
-private:
+  private:
     const PublishedSnapshot& snapshot_;
     const IssuerStatusBoard& status_;
 };

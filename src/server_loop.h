@@ -22,7 +22,7 @@ namespace oidcgw {
 
 // What a listener serves. Called on the loop's thread only.
 class RequestHandler {
-public:
+  public:
     virtual ~RequestHandler() = default;
     // Appends the complete response to `out`; returns whether the connection may stay open.
     virtual bool respond(const Request& request, std::string_view date, std::string& out) = 0;
@@ -32,15 +32,15 @@ public:
 
 // Total deadlines, not idle timers: a client sending a byte every few seconds still runs out.
 struct ConnectionDeadlines {
-    std::chrono::milliseconds handshake{10'000};      // accept to finished TLS handshake
-    std::chrono::milliseconds request_head{10'000};   // first byte of a head to its end
+    std::chrono::milliseconds handshake{10'000};        // accept to finished TLS handshake
+    std::chrono::milliseconds request_head{10'000};     // first byte of a head to its end
     std::chrono::milliseconds keep_alive_idle{30'000};  // between requests
-    std::chrono::milliseconds write{10'000};          // a response stuck in the socket
-    std::chrono::milliseconds linger{2'000};          // discarding input after the last response
+    std::chrono::milliseconds write{10'000};            // a response stuck in the socket
+    std::chrono::milliseconds linger{2'000};            // discarding input after the last response
 };
 
 class ServerLoop {
-public:
+  public:
     ServerLoop(std::string name, ConnectionDeadlines deadlines, RequestLimits limits,
                Logger& logger);
     ~ServerLoop();
@@ -62,7 +62,7 @@ public:
     std::size_t open_connections() const { return open_connections_.load(); }
     std::uint64_t handshake_failures() const { return handshake_failures_.load(); }
 
-private:
+  private:
     struct Listener;
     struct Connection;
 

@@ -15,8 +15,8 @@
 namespace oidcgw {
 
 struct FetchResult {
-    bool ok = false;         // a 200 with an acceptable body
-    long http_status = 0;    // 0 when no response arrived
+    bool ok = false;       // a 200 with an acceptable body
+    long http_status = 0;  // 0 when no response arrived
     std::string body;
     std::string error_code;  // when !ok: connect, timeout, tls, too_large, http_status,
                              // redirect, content_encoding, aborted, transport
@@ -31,14 +31,14 @@ struct UpstreamClientSettings {
 };
 
 class UpstreamClient {
-public:
+  public:
     explicit UpstreamClient(UpstreamClientSettings settings);
 
     // GET `path` on `upstream`. Returns early (error_code "aborted") once *stop becomes true.
     FetchResult get(const UpstreamUrl& upstream, std::string_view path,
                     const std::atomic<bool>& stop);
 
-private:
+  private:
     UpstreamClientSettings settings_;
     CurlPtr handle_;
 };

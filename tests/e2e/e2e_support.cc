@@ -40,7 +40,8 @@ int wait_for_pid(pid_t pid, std::chrono::milliseconds timeout) {
 
 pid_t spawn(const std::vector<std::string>& arguments, int output_fd) {
     std::vector<char*> argv;
-    for (const std::string& argument : arguments) argv.push_back(const_cast<char*>(argument.c_str()));
+    for (const std::string& argument : arguments)
+        argv.push_back(const_cast<char*>(argument.c_str()));
     argv.push_back(nullptr);
     const pid_t pid = ::fork();
     if (pid < 0) throw std::runtime_error("fork failed");
@@ -190,19 +191,22 @@ std::string HttpResponse::header(const std::string& name) const {
     return it == headers.end() ? std::string() : it->second;
 }
 
-bool HttpResponse::has_header(const std::string& name) const { return headers.count(name) > 0; }
+bool HttpResponse::has_header(const std::string& name) const {
+    return headers.count(name) > 0;
+}
 
 HttpResponse http_request(const std::string& url, const HttpRequestOptions& options) {
     HttpResponse response;
     std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
     curl_slist* headers = nullptr;
-    for (const std::string& header : options.headers) headers = curl_slist_append(headers, header.c_str());
+    for (const std::string& header : options.headers)
+        headers = curl_slist_append(headers, header.c_str());
     std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_list(headers,
-                                                                           curl_slist_free_all);
+                                                                            curl_slist_free_all);
     curl_slist* resolve = nullptr;
     if (!options.resolve.empty()) resolve = curl_slist_append(nullptr, options.resolve.c_str());
     std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> resolve_list(resolve,
-                                                                            curl_slist_free_all);
+                                                                             curl_slist_free_all);
     CURL* handle = curl.get();
     curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
     curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);

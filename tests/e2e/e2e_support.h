@@ -20,7 +20,7 @@ std::uint16_t free_loopback_port();
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 
 class GatewayProcess {
-public:
+  public:
     GatewayProcess(std::vector<std::string> arguments, std::string log_path);
     ~GatewayProcess();
     GatewayProcess(const GatewayProcess&) = delete;
@@ -36,7 +36,7 @@ public:
     pid_t pid() const { return pid_; }
     std::string log() const;
 
-private:
+  private:
     std::vector<std::string> arguments_;
     std::string log_path_;
     pid_t pid_ = -1;

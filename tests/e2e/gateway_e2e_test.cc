@@ -33,15 +33,17 @@ std::string jwks_with(const std::vector<std::string>& keys) {
 // A complete set-up: two PKIs (Nomad's private one, a "public" one), a fake Nomad agent that
 // requires a client certificate, and a gateway configuration pointing at it.
 class GatewayE2E : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         nomad_pki_ = std::make_unique<TestPki>(dir_.path(), "nomad");
         public_pki_ = std::make_unique<TestPki>(dir_.path(), "public");
         nomad_server_ = nomad_pki_->issue({.common_name = "server.global.nomad",
                                            .dns_names = {"server.global.nomad", "localhost"},
                                            .ip_addresses = {"127.0.0.1"}});
-        gateway_client_ = nomad_pki_->issue(
-            {.common_name = "oidc-gateway-client", .dns_names = {}, .ip_addresses = {}, .client = true});
+        gateway_client_ = nomad_pki_->issue({.common_name = "oidc-gateway-client",
+                                             .dns_names = {},
+                                             .ip_addresses = {},
+                                             .client = true});
         public_certificate_ = public_pki_->issue({.common_name = kPublicHost,
                                                   .dns_names = {kPublicHost},
                                                   .ip_addresses = {},
@@ -52,7 +54,8 @@ protected:
         signing_key_ = generate_rsa_key();
         jwks_ = jwks_with({nomad_rsa_jwk(signing_key_.get(), kKid)});
         nomad_ = start_nomad(nomad_server_);
-        nomad_->set_document("/.well-known/openid-configuration", nomad_discovery_document(issuer_));
+        nomad_->set_document("/.well-known/openid-configuration",
+                             nomad_discovery_document(issuer_));
         nomad_->set_document("/.well-known/jwks.json", jwks_);
     }
 
@@ -74,26 +77,25 @@ protected:
 
     std::string write_config(const std::vector<std::string>& upstreams,
                              const std::string& refresh_interval = "1s") {
-        nlohmann::json config = {
-            {"listen", {"127.0.0.1:" + std::to_string(public_port_)}},
-            {"tls",
-             {{"certificates",
-               {{{"certificate", public_certificate_.certificate},
-                 {"private_key", public_certificate_.private_key}}}}}},
-            {"health_listen", "127.0.0.1:" + std::to_string(health_port_)},
-            {"cache_dir", cache_dir()},
-            {"refresh_interval", refresh_interval},
-            {"upstream_timeout", "2s"},
-            {"max_age", "300s"},
-            {"workers", 2},
-            {"issuers",
-             {{{"issuer", issuer_},
-               {"upstreams", upstreams},
-               {"upstream_tls",
-                {{"ca", nomad_pki_->ca_file()},
-                 {"certificate", gateway_client_.certificate},
-                 {"private_key", gateway_client_.private_key},
-                 {"server_name", "server.global.nomad"}}}}}}};
+        nlohmann::json config = {{"listen", {"127.0.0.1:" + std::to_string(public_port_)}},
+                                 {"tls",
+                                  {{"certificates",
+                                    {{{"certificate", public_certificate_.certificate},
+                                      {"private_key", public_certificate_.private_key}}}}}},
+                                 {"health_listen", "127.0.0.1:" + std::to_string(health_port_)},
+                                 {"cache_dir", cache_dir()},
+                                 {"refresh_interval", refresh_interval},
+                                 {"upstream_timeout", "2s"},
+                                 {"max_age", "300s"},
+                                 {"workers", 2},
+                                 {"issuers",
+                                  {{{"issuer", issuer_},
+                                    {"upstreams", upstreams},
+                                    {"upstream_tls",
+                                     {{"ca", nomad_pki_->ca_file()},
+                                      {"certificate", gateway_client_.certificate},
+                                      {"private_key", gateway_client_.private_key},
+                                      {"server_name", "server.global.nomad"}}}}}}};
         const std::string path = dir_.file("gateway.json");
         write_file(path, config.dump(2));
         return path;
@@ -124,7 +126,8 @@ protected:
 
     HttpResponse get(const std::string& path, HttpRequestOptions options = {}) {
         options.ca_file = public_pki_->ca_file();
-        options.resolve = std::string(kPublicHost) + ":" + std::to_string(public_port_) + ":127.0.0.1";
+        options.resolve =
+            std::string(kPublicHost) + ":" + std::to_string(public_port_) + ":127.0.0.1";
         return http_request(public_url(path), options);
     }
 
@@ -136,7 +139,9 @@ protected:
         return raw_tls_exchange(options, bytes);
     }
 
-    std::string host_header() { return std::string(kPublicHost) + ":" + std::to_string(public_port_); }
+    std::string host_header() {
+        return std::string(kPublicHost) + ":" + std::to_string(public_port_);
+    }
 
     TempDir dir_;
     std::unique_ptr<TestPki> nomad_pki_;
@@ -224,10 +229,10 @@ TEST_F(GatewayE2E, OnlyAllowListedPathsAndHostsAnswer) {
     start_gateway({nomad_->base_url()});
     ASSERT_TRUE(wait_ready()) << gateway_->log();
     const std::string discovery = nomad_discovery_document(issuer_);
-    for (const char* path :
-         {"/", "/v1/agent/self", "/.well-known/", "/.well-known/jwks.json/", "//.well-known/jwks.json",
-          "/.well-known/%6Awks.json", "/.well-known/../.well-known/jwks.json",
-          "/v1/.well-known/jwks.json", "/.well-known/JWKS.json", "/v1/jobs"}) {
+    for (const char* path : {"/", "/v1/agent/self", "/.well-known/", "/.well-known/jwks.json/",
+                             "//.well-known/jwks.json", "/.well-known/%6Awks.json",
+                             "/.well-known/../.well-known/jwks.json", "/v1/.well-known/jwks.json",
+                             "/.well-known/JWKS.json", "/v1/jobs"}) {
         const HttpResponse response = get(path);
         EXPECT_EQ(response.status, 404) << path;
         EXPECT_EQ(response.body, "Not Found\n") << path;
@@ -243,7 +248,8 @@ TEST_F(GatewayE2E, OnlyAllowListedPathsAndHostsAnswer) {
     EXPECT_TRUE(wrong_host.closed_by_peer);
 
     // Port 443 may be omitted only when the issuer is on 443; here it is not.
-    const RawExchange no_port = raw("GET /.well-known/jwks.json HTTP/1.1\r\nHost: oidc.test\r\n\r\n");
+    const RawExchange no_port =
+        raw("GET /.well-known/jwks.json HTTP/1.1\r\nHost: oidc.test\r\n\r\n");
     EXPECT_EQ(no_port.received.rfind("HTTP/1.1 404 ", 0), 0u) << no_port.received;
     // Host is case-insensitive.
     const RawExchange upper = raw("GET /.well-known/jwks.json HTTP/1.1\r\nHost: OIDC.TEST:" +
@@ -265,10 +271,12 @@ TEST_F(GatewayE2E, MalformedRequestsGetSmallFixedErrorsAndTheConnectionEnds) {
         {"DELETE /.well-known/openid-configuration HTTP/1.1\r\n" + host + "\r\n", "HTTP/1.1 405 "},
         {"GET /.well-known/jwks.json HTTP/1.1\r\n\r\n", "HTTP/1.1 400 "},
         {"GET /.well-known/jwks.json HTTP/1.1\r\n" + host + host + "\r\n", "HTTP/1.1 400 "},
-        {"GET https://oidc.test/.well-known/jwks.json HTTP/1.1\r\n" + host + "\r\n", "HTTP/1.1 400 "},
+        {"GET https://oidc.test/.well-known/jwks.json HTTP/1.1\r\n" + host + "\r\n",
+         "HTTP/1.1 400 "},
         {"GET /.well-known/jwks.json HTTP/1.1\r\n" + host + "Content-Length: 5\r\n\r\nhello",
          "HTTP/1.1 400 "},
-        {"GET /.well-known/jwks.json HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        {"GET /.well-known/jwks.json HTTP/1.1\r\n" + host +
+             "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
          "HTTP/1.1 400 "},
         {"GET /.well-known/jwks.json HTTP/1.1\r\n" + host + " folded\r\n\r\n", "HTTP/1.1 400 "},
         {"GET /.well-known/jwks.json HTTP/1.1\r\n" + host + "X-Big: " + std::string(9000, 'a') +
@@ -294,10 +302,10 @@ TEST_F(GatewayE2E, KeepAliveAndPipelining) {
     start_gateway({nomad_->base_url()});
     ASSERT_TRUE(wait_ready()) << gateway_->log();
     const std::string host = "Host: " + host_header() + "\r\n";
-    const RawExchange exchange =
-        raw("GET /.well-known/jwks.json HTTP/1.1\r\n" + host + "\r\n" +
-            "HEAD /.well-known/openid-configuration HTTP/1.1\r\n" + host + "\r\n" +
-            "GET /.well-known/openid-configuration HTTP/1.1\r\n" + host + "Connection: close\r\n\r\n");
+    const RawExchange exchange = raw("GET /.well-known/jwks.json HTTP/1.1\r\n" + host + "\r\n" +
+                                     "HEAD /.well-known/openid-configuration HTTP/1.1\r\n" + host +
+                                     "\r\n" + "GET /.well-known/openid-configuration HTTP/1.1\r\n" +
+                                     host + "Connection: close\r\n\r\n");
     ASSERT_TRUE(exchange.connected);
     EXPECT_TRUE(exchange.closed_by_peer);
     std::size_t responses = 0;
@@ -310,8 +318,7 @@ TEST_F(GatewayE2E, KeepAliveAndPipelining) {
     EXPECT_NE(exchange.received.find(nomad_discovery_document(issuer_)), std::string::npos);
 
     // HTTP/1.0 closes unless asked to keep alive.
-    const RawExchange http10 =
-        raw("GET /.well-known/jwks.json HTTP/1.0\r\n" + host + "\r\n");
+    const RawExchange http10 = raw("GET /.well-known/jwks.json HTTP/1.0\r\n" + host + "\r\n");
     EXPECT_EQ(http10.received.rfind("HTTP/1.1 200 OK", 0), 0u);
     EXPECT_TRUE(http10.closed_by_peer);
     EXPECT_FALSE(http10.timed_out);
@@ -320,8 +327,9 @@ TEST_F(GatewayE2E, KeepAliveAndPipelining) {
 TEST_F(GatewayE2E, PlainHttpOnTheTlsPortGetsNoAnswer) {
     start_gateway({nomad_->base_url()});
     ASSERT_TRUE(wait_ready()) << gateway_->log();
-    const RawExchange exchange = raw_tcp_exchange(
-        "127.0.0.1", public_port_, "GET /.well-known/jwks.json HTTP/1.1\r\nHost: oidc.test\r\n\r\n");
+    const RawExchange exchange =
+        raw_tcp_exchange("127.0.0.1", public_port_,
+                         "GET /.well-known/jwks.json HTTP/1.1\r\nHost: oidc.test\r\n\r\n");
     EXPECT_EQ(exchange.received.find("keys"), std::string::npos);
     EXPECT_EQ(exchange.received.find("HTTP/1.1 200"), std::string::npos);
     EXPECT_TRUE(exchange.closed_by_peer);
@@ -365,7 +373,8 @@ TEST_F(GatewayE2E, NotReadyAnswers503NeverAnEmptyDocument) {
     // The only upstream refuses connections (nothing listens there).
     const std::string dead = "https://127.0.0.1:" + std::to_string(free_loopback_port());
     start_gateway({dead});
-    ASSERT_TRUE(wait_until([&] { return health("/healthz").status == 200; }, 15s)) << gateway_->log();
+    ASSERT_TRUE(wait_until([&] { return health("/healthz").status == 200; }, 15s))
+        << gateway_->log();
     const HttpResponse ready = health("/readyz");
     EXPECT_EQ(ready.status, 503);
     EXPECT_NE(ready.body.find(issuer_), std::string::npos) << ready.body;
@@ -408,14 +417,15 @@ TEST_F(GatewayE2E, BadUpstreamDocumentKeepsTheLastGoodOne) {
 
     // Invalid JSON and an upstream error are refused the same way.
     nomad_->set_document("/.well-known/jwks.json", "<html>oops</html>");
-    ASSERT_TRUE(wait_until(
-        [&] { return gateway_->log().find("invalid_json") != std::string::npos; }, 15s));
+    ASSERT_TRUE(
+        wait_until([&] { return gateway_->log().find("invalid_json") != std::string::npos; }, 15s));
     EXPECT_EQ(get("/.well-known/jwks.json").body, jwks_);
 
     // A good rotation is picked up.
     EvpPkeyPtr next_key = generate_rsa_key();
-    const std::string rotated = jwks_with({nomad_rsa_jwk(signing_key_.get(), kKid),
-                                           nomad_rsa_jwk(next_key.get(), "f0e1d2c3-0000-4000-8000-000000000001")});
+    const std::string rotated =
+        jwks_with({nomad_rsa_jwk(signing_key_.get(), kKid),
+                   nomad_rsa_jwk(next_key.get(), "f0e1d2c3-0000-4000-8000-000000000001")});
     nomad_->set_document("/.well-known/jwks.json", rotated);
     ASSERT_TRUE(wait_until([&] { return get("/.well-known/jwks.json").body == rotated; }, 15s));
     EXPECT_NE(get("/.well-known/jwks.json").header("etag"), before.header("etag"));
@@ -460,9 +470,10 @@ TEST_F(GatewayE2E, CorruptCacheIsIgnoredNotServed) {
 
 TEST_F(GatewayE2E, RefusesAnUpstreamCertificateFromAnotherCa) {
     TestPki impostor_pki(dir_.path(), "impostor");
-    const IssuedFiles impostor_certificate = impostor_pki.issue({.common_name = "server.global.nomad",
-                                                                 .dns_names = {"server.global.nomad"},
-                                                                 .ip_addresses = {"127.0.0.1"}});
+    const IssuedFiles impostor_certificate =
+        impostor_pki.issue({.common_name = "server.global.nomad",
+                            .dns_names = {"server.global.nomad"},
+                            .ip_addresses = {"127.0.0.1"}});
     FakeNomad* impostor = start_nomad(impostor_certificate);
     impostor->set_document("/.well-known/openid-configuration", nomad_discovery_document(issuer_));
     impostor->set_document("/.well-known/jwks.json", jwks_);

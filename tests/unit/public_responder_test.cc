@@ -13,7 +13,7 @@ using testing::fixture_issuer;
 constexpr std::string_view kDate = "Sun, 22 Nov 2026 10:00:00 GMT";
 
 class PublicResponderTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         Rejection rejection;
         auto accepted = accept_document_pair(fixture_issuer(), fixture("openid-configuration.json"),
@@ -33,7 +33,8 @@ protected:
         const ParseResult parsed = parse_request(head_);
         EXPECT_EQ(parsed.status, ParseStatus::Complete) << head;
         std::string out;
-        const bool alive = respond_to_public_request(publication_, parsed.request, kDate, out, info);
+        const bool alive =
+            respond_to_public_request(publication_, parsed.request, kDate, out, info);
         if (keep_alive != nullptr) *keep_alive = alive;
         return out;
     }
@@ -67,38 +68,51 @@ TEST_F(PublicResponderTest, ConditionalRequestsGet304) {
     const std::string etag = publication_.issuers[0].published->jwks.etag;
     bool keep_alive = false;
     PublicResponseInfo info;
-    std::string out = answer("GET /.well-known/jwks.json HTTP/1.1\r\nHost: oidc.nomad.example.com\r\n"
-                             "If-None-Match: \"x\", " + etag + "\r\n\r\n",
-                             &keep_alive, &info);
+    std::string out = answer(
+        "GET /.well-known/jwks.json HTTP/1.1\r\nHost: oidc.nomad.example.com\r\n"
+        "If-None-Match: \"x\", " +
+            etag + "\r\n\r\n",
+        &keep_alive, &info);
     EXPECT_EQ(info.status, 304);
     EXPECT_TRUE(keep_alive);
     EXPECT_EQ(out.rfind("HTTP/1.1 304 Not Modified\r\n", 0), 0u);
     EXPECT_TRUE(out.ends_with("\r\n\r\n"));
     EXPECT_NE(out.find("ETag: " + etag), std::string::npos);
 
-    answer("GET /.well-known/jwks.json HTTP/1.1\r\nHost: oidc.nomad.example.com\r\n"
-           "If-None-Match: W/" + etag + "\r\n\r\n", nullptr, &info);
+    answer(
+        "GET /.well-known/jwks.json HTTP/1.1\r\nHost: oidc.nomad.example.com\r\n"
+        "If-None-Match: W/" +
+            etag + "\r\n\r\n",
+        nullptr, &info);
     EXPECT_EQ(info.status, 304);  // weak comparison for If-None-Match
-    answer("GET /.well-known/jwks.json HTTP/1.1\r\nHost: oidc.nomad.example.com\r\n"
-           "If-None-Match: \"other\"\r\n\r\n", nullptr, &info);
+    answer(
+        "GET /.well-known/jwks.json HTTP/1.1\r\nHost: oidc.nomad.example.com\r\n"
+        "If-None-Match: \"other\"\r\n\r\n",
+        nullptr, &info);
     EXPECT_EQ(info.status, 200);
-    answer("GET /.well-known/jwks.json HTTP/1.1\r\nHost: oidc.nomad.example.com\r\n"
-           "If-Modified-Since: Tue, 14 Nov 2023 22:13:20 GMT\r\n\r\n", nullptr, &info);
+    answer(
+        "GET /.well-known/jwks.json HTTP/1.1\r\nHost: oidc.nomad.example.com\r\n"
+        "If-Modified-Since: Tue, 14 Nov 2023 22:13:20 GMT\r\n\r\n",
+        nullptr, &info);
     EXPECT_EQ(info.status, 304);
-    answer("GET /.well-known/jwks.json HTTP/1.1\r\nHost: oidc.nomad.example.com\r\n"
-           "If-Modified-Since: Tue, 14 Nov 2023 22:13:19 GMT\r\n\r\n", nullptr, &info);
+    answer(
+        "GET /.well-known/jwks.json HTTP/1.1\r\nHost: oidc.nomad.example.com\r\n"
+        "If-Modified-Since: Tue, 14 Nov 2023 22:13:19 GMT\r\n\r\n",
+        nullptr, &info);
     EXPECT_EQ(info.status, 200);
     // If-None-Match wins over If-Modified-Since.
-    answer("GET /.well-known/jwks.json HTTP/1.1\r\nHost: oidc.nomad.example.com\r\n"
-           "If-None-Match: \"other\"\r\nIf-Modified-Since: Tue, 14 Nov 2023 22:13:20 GMT\r\n\r\n",
-           nullptr, &info);
+    answer(
+        "GET /.well-known/jwks.json HTTP/1.1\r\nHost: oidc.nomad.example.com\r\n"
+        "If-None-Match: \"other\"\r\nIf-Modified-Since: Tue, 14 Nov 2023 22:13:20 GMT\r\n\r\n",
+        nullptr, &info);
     EXPECT_EQ(info.status, 200);
 }
 
 TEST_F(PublicResponderTest, OptionsIsACorsPreflightAnswer) {
     PublicResponseInfo info;
     const std::string out = answer(
-        "OPTIONS /.well-known/openid-configuration HTTP/1.1\r\nHost: oidc.nomad.example.com\r\n\r\n",
+        "OPTIONS /.well-known/openid-configuration HTTP/1.1\r\nHost: "
+        "oidc.nomad.example.com\r\n\r\n",
         nullptr, &info);
     EXPECT_EQ(info.status, 204);
     EXPECT_NE(out.find("Allow: GET, HEAD, OPTIONS\r\n"), std::string::npos);
@@ -153,14 +167,16 @@ TEST_F(PublicResponderTest, Http10KeepAliveIsExplicit) {
         "GET /.well-known/jwks.json HTTP/1.0\r\nHost: oidc.nomad.example.com\r\n\r\n", &keep_alive);
     EXPECT_FALSE(keep_alive);
     EXPECT_NE(out.find("Connection: close\r\n"), std::string::npos);
-    out = answer("GET /.well-known/jwks.json HTTP/1.0\r\nHost: oidc.nomad.example.com\r\n"
-                 "Connection: keep-alive\r\n\r\n",
-                 &keep_alive);
+    out = answer(
+        "GET /.well-known/jwks.json HTTP/1.0\r\nHost: oidc.nomad.example.com\r\n"
+        "Connection: keep-alive\r\n\r\n",
+        &keep_alive);
     EXPECT_TRUE(keep_alive);
     EXPECT_NE(out.find("Connection: keep-alive\r\n"), std::string::npos);
-    out = answer("GET /.well-known/jwks.json HTTP/1.1\r\nHost: oidc.nomad.example.com\r\n"
-                 "Connection: close\r\n\r\n",
-                 &keep_alive);
+    out = answer(
+        "GET /.well-known/jwks.json HTTP/1.1\r\nHost: oidc.nomad.example.com\r\n"
+        "Connection: close\r\n\r\n",
+        &keep_alive);
     EXPECT_FALSE(keep_alive);
     EXPECT_NE(out.find("Connection: close\r\n"), std::string::npos);
 }

@@ -57,8 +57,9 @@ TEST(BuildIssuerPublication, PrebuildsHeadersAroundTheExactBytes) {
     EXPECT_EQ(published->discovery.body, fixture("openid-configuration.json"));
     const std::string& fields = published->jwks.fields_200;
     EXPECT_NE(fields.find("Content-Type: application/json\r\n"), std::string::npos);
-    EXPECT_NE(fields.find("Content-Length: " + std::to_string(fixture("jwks.json").size()) + "\r\n"),
-              std::string::npos);
+    EXPECT_NE(
+        fields.find("Content-Length: " + std::to_string(fixture("jwks.json").size()) + "\r\n"),
+        std::string::npos);
     EXPECT_NE(fields.find("Cache-Control: public, max-age=300\r\n"), std::string::npos);
     EXPECT_NE(fields.find("ETag: " + published->jwks.etag + "\r\n"), std::string::npos);
     EXPECT_NE(fields.find("Last-Modified: Tue, 14 Nov 2023 22:13:20 GMT\r\n"), std::string::npos);
@@ -99,21 +100,23 @@ TEST(RouteRequest, ServesExactlyTheTwoPathsOnTheIssuersHost) {
     EXPECT_EQ(route("oidc.nomad.example.com:8443", "/.well-known/jwks.json"), RouteKind::NotFound);
     EXPECT_EQ(route("other.example.com", "/.well-known/jwks.json"), RouteKind::NotFound);
     EXPECT_EQ(route("oidc.nomad.example.com.", "/.well-known/jwks.json"), RouteKind::NotFound);
-    for (const char* path : {"/", "", "/.well-known/jwks.json/", "//.well-known/jwks.json",
-                             "/.well-known/%6Awks.json", "/./.well-known/jwks.json",
-                             "/.well-known/../.well-known/jwks.json", "/.WELL-KNOWN/jwks.json",
-                             "/v1/.well-known/jwks.json"}) {
+    for (const char* path :
+         {"/", "", "/.well-known/jwks.json/", "//.well-known/jwks.json", "/.well-known/%6Awks.json",
+          "/./.well-known/jwks.json", "/.well-known/../.well-known/jwks.json",
+          "/.WELL-KNOWN/jwks.json", "/v1/.well-known/jwks.json"}) {
         EXPECT_EQ(route("oidc.nomad.example.com", path), RouteKind::NotFound) << path;
     }
 }
 
 TEST(RouteRequest, IssuerWithoutDocumentsIsNotReadyOnItsPathsOnly) {
     const Publication publication = two_issuers_one_host();
-    EXPECT_EQ(route_request(publication, "oidc.nomad.example.com", "/eu/.well-known/openid-configuration")
-                  .kind,
-              RouteKind::NotReady);
-    EXPECT_EQ(route_request(publication, "oidc.nomad.example.com", "/eu/.well-known/jwks.json").kind,
-              RouteKind::NotReady);
+    EXPECT_EQ(
+        route_request(publication, "oidc.nomad.example.com", "/eu/.well-known/openid-configuration")
+            .kind,
+        RouteKind::NotReady);
+    EXPECT_EQ(
+        route_request(publication, "oidc.nomad.example.com", "/eu/.well-known/jwks.json").kind,
+        RouteKind::NotReady);
     EXPECT_EQ(route_request(publication, "oidc.nomad.example.com", "/eu/other").kind,
               RouteKind::NotFound);
     const RouteResult ready =
