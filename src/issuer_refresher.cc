@@ -173,6 +173,13 @@ void IssuerRefresher::publish(AcceptedDocuments documents, const UpstreamUrl& up
             s.warnings = documents.jwks.warnings;
         }
     });
+    std::string cache_error;
+    // Saved even when unchanged, so the record's confirmed_at says when an upstream last vouched
+    // for these bytes.
+    if (!cache_.save(issuer_.issuer, documents, &cache_error)) {
+        logger_.error("cache_write_failed",
+                      {{"issuer", issuer_.issuer.text}, {"detail", cache_error}});
+    }
     if (!changed) {
         logger_.debug("documents_unchanged",
                       {{"issuer", issuer_.issuer.text}, {"upstream", upstream.text}});
@@ -186,10 +193,6 @@ void IssuerRefresher::publish(AcceptedDocuments documents, const UpstreamUrl& up
                                          {"kids", kids}});
     for (const std::string& warning : documents.jwks.warnings) {
         logger_.warn("jwks_warning", {{"issuer", issuer_.issuer.text}, {"warning", warning}});
-    }
-    std::string error;
-    if (!cache_.save(issuer_.issuer, documents, &error)) {
-        logger_.error("cache_write_failed", {{"issuer", issuer_.issuer.text}, {"detail", error}});
     }
 }
 

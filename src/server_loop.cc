@@ -55,6 +55,7 @@ struct ServerLoop::Connection {
     bool write_armed = false;
     bool read_wants_write = false;
     bool head_started = false;  // a head's first byte arrived; its deadline is running
+    bool input_ready = false;   // `input` holds complete requests held back by backpressure
     std::list<std::unique_ptr<Connection>>::iterator position;
 
     bool has_pending_output() const { return output_sent < output.size(); }
@@ -124,7 +125,12 @@ void ServerLoop::on_stop(evutil_socket_t, short, void* arg) {
     loop->listeners_.clear();  // closes the listening sockets: no new connections
     for (auto it = loop->connections_.begin(); it != loop->connections_.end();) {
         Connection& connection = **it++;
-        if (loop->connection_is_idle(connection)) loop->close_connection(connection);
+        if (connection.phase == Connection::Phase::Handshake) {
+            loop->close_connection(connection);  // no request yet: nothing to finish
+        } else if (loop->connection_is_idle(connection)) {
+            // close_notify and a lingering read, so a request racing the stop gets no reset.
+            loop->start_lingering_close(connection);
+        }
     }
     if (loop->connections_.empty()) {
         loop->stop_now();
@@ -143,10 +149,8 @@ void ServerLoop::stop_now() {
 }
 
 bool ServerLoop::connection_is_idle(const Connection& connection) const {
-    return connection.phase == Connection::Phase::Handshake ||
-           connection.phase == Connection::Phase::Lingering ||
-           (!connection.head_started && connection.input.empty() &&
-            !connection.has_pending_output());
+    return connection.phase == Connection::Phase::Open && !connection.head_started &&
+           connection.input.empty() && !connection.has_pending_output();
 }
 
 void ServerLoop::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg) {
@@ -250,7 +254,14 @@ bool ServerLoop::continue_handshake(Connection& connection) {
         return true;
     }
     const int error = SSL_get_error(connection.ssl.get(), result);
-    if (error == SSL_ERROR_WANT_READ) return false;
+    if (error == SSL_ERROR_WANT_READ) {
+        // Waiting for the client now: a write event left armed would fire on every pass.
+        if (connection.write_armed) {
+            event_del(connection.write_event.get());
+            connection.write_armed = false;
+        }
+        return false;
+    }
     if (error == SSL_ERROR_WANT_WRITE) {
         want_write(connection);
         return false;
@@ -316,8 +327,9 @@ void ServerLoop::resume_reading(Connection& connection) {
 
 void ServerLoop::read_requests(Connection& connection) {
     output_scratch_.clear();
-    // Bytes left over from an earlier pass (pipelined requests held back by backpressure).
-    if (!connection.input.empty() && !connection.has_pending_output()) {
+    // Complete requests held back by backpressure on an earlier pass are answered first.
+    if (connection.input_ready && !connection.has_pending_output()) {
+        connection.input_ready = false;
         if (!handle_input(connection, {})) return;
     }
     while (!connection.close_after_write && !connection.has_pending_output() &&
@@ -387,14 +399,20 @@ bool ServerLoop::handle_input(Connection& connection, std::string_view data) {
             arm_deadline(connection, deadlines_.request_head);
         }
     }
-    if (connection.close_after_write) connection.input.clear();
+    if (connection.close_after_write) {
+        connection.input.clear();
+        connection.input_ready = false;
+    }
     return true;
 }
 
 bool ServerLoop::process_buffered(Connection& connection, std::string_view buffer,
                                   std::size_t* used) {
-    while (*used < buffer.size() && !connection.close_after_write &&
-           output_scratch_.size() < kMaxBufferedOutput) {
+    while (*used < buffer.size() && !connection.close_after_write) {
+        if (output_scratch_.size() >= kMaxBufferedOutput) {
+            connection.input_ready = true;  // more to answer once this output has drained
+            break;
+        }
         const ParseResult parsed = parse_request(buffer.substr(*used), limits_);
         if (parsed.status == ParseStatus::Incomplete) break;
         if (parsed.status == ParseStatus::Error) {
@@ -470,20 +488,19 @@ void ServerLoop::finish_response_cycle(Connection& connection) {
         return;
     }
     if (draining_ && connection_is_idle(connection)) {
-        close_connection(connection);
+        start_lingering_close(connection);
         return;
     }
     resume_reading(connection);
-    if (!connection.input.empty()) {
-        // Requests held back while the output drained: answer them now (OpenSSL may also hold
-        // decrypted bytes that no socket event would announce).
-        read_requests(connection);
-        return;
-    }
     if (wrote_something && !connection.head_started) {
         arm_deadline(connection, deadlines_.keep_alive_idle);
     }
-    if (connection.ssl && SSL_pending(connection.ssl.get()) > 0) read_requests(connection);
+    // Requests held back while the output drained, or bytes OpenSSL decrypted that no socket
+    // event will announce: continue on the next loop pass rather than here, so one busy client
+    // cannot keep the loop from its timers and other connections (and nothing recurses).
+    if (connection.input_ready || (connection.ssl && SSL_pending(connection.ssl.get()) > 0)) {
+        event_active(connection.read_event.get(), EV_READ, 1);
+    }
 }
 
 // After the last response: send close_notify and FIN, then read and discard for a moment so that

@@ -87,7 +87,7 @@ class GatewayE2E : public ::testing::Test {
                                  {"refresh_interval", refresh_interval},
                                  {"upstream_timeout", "2s"},
                                  {"max_age", "300s"},
-                                 {"workers", 2},
+                                 {"workers", workers_},
                                  {"issuers",
                                   {{{"issuer", issuer_},
                                     {"upstreams", upstreams},
@@ -151,6 +151,7 @@ class GatewayE2E : public ::testing::Test {
     IssuedFiles public_certificate_;
     std::uint16_t public_port_ = 0;
     std::uint16_t health_port_ = 0;
+    int workers_ = 2;
     std::string issuer_;
     EvpPkeyPtr signing_key_;
     std::string jwks_;
@@ -322,6 +323,29 @@ TEST_F(GatewayE2E, KeepAliveAndPipelining) {
     EXPECT_EQ(http10.received.rfind("HTTP/1.1 200 OK", 0), 0u);
     EXPECT_TRUE(http10.closed_by_peer);
     EXPECT_FALSE(http10.timed_out);
+}
+
+TEST_F(GatewayE2E, AHalfSentRequestHeadDoesNotStallTheWorker) {
+    workers_ = 1;  // every connection shares the one loop
+    start_gateway({nomad_->base_url()});
+    ASSERT_TRUE(wait_ready()) << gateway_->log();
+    // A client sends part of a head and then waits (as a slow or hostile client does).
+    std::thread slow([&] {
+        RawTlsOptions options;
+        options.port = public_port_;
+        options.sni = kPublicHost;
+        options.deadline = 3s;
+        raw_tls_exchange(options, "GET /.well-known/jw");
+    });
+    std::this_thread::sleep_for(300ms);
+    for (int i = 0; i < 5; ++i) {
+        HttpRequestOptions options;
+        options.timeout = 2s;
+        const HttpResponse response = get("/.well-known/jwks.json", options);
+        EXPECT_EQ(response.status, 200) << response.error;
+    }
+    EXPECT_EQ(health("/healthz").status, 200);
+    slow.join();
 }
 
 TEST_F(GatewayE2E, PlainHttpOnTheTlsPortGetsNoAnswer) {
