@@ -2,6 +2,7 @@
 
 #include "certificate_chain.h"
 #include "duration.h"
+#include "privileges.h"
 #include "strict_json.h"
 
 #include <arpa/inet.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -435,6 +437,53 @@ std::vector<IssuerConfig> read_issuers(const json& value, const std::string& key
     return issuers;
 }
 
+// ---- Process: account, shutdown, logs -----------------------------------------------------------
+
+// A user or group name as the account databases know it; a letter set that cannot smuggle a
+// path, a separator or a control byte into a message or a lookup.
+std::string read_account_name(const json& value, const std::string& key) {
+    const std::string name = read_non_empty_string(value, key);
+    static const RE2 account_name("[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\\$?");
+    if (!RE2::FullMatch(name, account_name)) {
+        fail(key, "must be an account name (up to 64 letters, digits, '_', '.', '-'), found " +
+                      quote(name));
+    }
+    return name;
+}
+
+// One of a fixed set of words; `names` and `values` are parallel.
+template <typename Enum, std::size_t Count>
+Enum read_choice(const json& value, const std::string& key,
+                 const std::array<std::string_view, Count>& names,
+                 const std::array<Enum, Count>& values) {
+    std::string list;
+    for (const std::string_view name : names) {
+        list += (list.empty() ? "" : ", ") + quote(name);
+    }
+    if (!value.is_string()) fail(key, "must be one of " + list + ", " + found(value));
+    const std::string& text = value.get_ref<const std::string&>();
+    for (std::size_t index = 0; index < Count; ++index) {
+        if (text == names[index]) return values[index];
+    }
+    fail(key, "must be one of " + list + ", found " + quote(text));
+}
+
+AccessLogConfig read_access_log(const json& value, const std::string& key) {
+    const ObjectReader reader(value, key, {"enabled", "max_per_second"});
+    AccessLogConfig access_log;
+    if (const json* enabled = reader.find("enabled")) {
+        if (!enabled->is_boolean()) {
+            fail(reader.key_path("enabled"), "must be true or false, " + found(*enabled));
+        }
+        access_log.enabled = enabled->get<bool>();
+    }
+    if (const json* limit = reader.find("max_per_second")) {
+        access_log.max_per_second = static_cast<unsigned>(
+            read_integer(*limit, reader.key_path("max_per_second"), 1, 100000));
+    }
+    return access_log;
+}
+
 // ---- The whole file ----------------------------------------------------------------------------
 
 Config read_config(const json& root) {
@@ -442,7 +491,8 @@ Config read_config(const json& root) {
     const ObjectReader top(
         root, "",
         {"listen", "tls", "health_listen", "cache_dir", "refresh_interval", "upstream_timeout",
-         "max_age", "workers", "max_document_bytes", "issuers"});
+         "max_age", "workers", "max_document_bytes", "issuers", "user", "group", "shutdown_timeout",
+         "log_format", "log_level", "access_log"});
     Config config;
     config.listen = read_listen_list(top.require("listen"), "listen");
     config.certificates = read_tls(top.require("tls"), "tls");
@@ -482,6 +532,29 @@ Config read_config(const json& root) {
             static_cast<std::size_t>(read_integer(*value, "max_document_bytes", 1024, 16777216));
     }
     config.issuers = read_issuers(top.require("issuers"), "issuers", &config.warnings);
+    if (const json* value = top.find("user")) config.user = read_account_name(*value, "user");
+    if (const json* value = top.find("group")) {
+        config.group = read_account_name(*value, "group");
+        if (config.user.empty()) {
+            fail("group", "needs user as well: the group is only switched to together with a user");
+        }
+    }
+    if (const json* value = top.find("shutdown_timeout")) {
+        config.shutdown_timeout =
+            read_duration(*value, "shutdown_timeout", milliseconds{0}, 5 * kMinute);
+    }
+    if (const json* value = top.find("log_format")) {
+        config.log_format = read_choice<LogFormat, 2>(*value, "log_format", {"json", "logfmt"},
+                                                      {LogFormat::Json, LogFormat::Logfmt});
+    }
+    if (const json* value = top.find("log_level")) {
+        config.log_level = read_choice<LogLevel, 4>(
+            *value, "log_level", {"debug", "info", "warn", "error"},
+            {LogLevel::Debug, LogLevel::Info, LogLevel::Warn, LogLevel::Error});
+    }
+    if (const json* value = top.find("access_log")) {
+        config.access_log = read_access_log(*value, "access_log");
+    }
     if (config.cache_dir.empty()) {
         config.warnings.push_back(
             "no cache_dir: after a restart nothing is served until an upstream answers");
@@ -538,6 +611,22 @@ std::optional<ConfigError> check_cache_dir(const std::string& path) {
     }
     if (::access(path.c_str(), W_OK | X_OK) != 0) {
         return ConfigError{"cache_dir", quote(path) + " is not writable: " + std::strerror(errno)};
+    }
+    return std::nullopt;
+}
+
+// The names exist now; whether the process may switch to them is decided at start-up.
+std::optional<ConfigError> check_account(const Config& config) {
+    if (config.user.empty()) return std::nullopt;
+    std::string error;
+    const std::optional<UserAccount> account = lookup_user(config.user, &error);
+    if (!account) return ConfigError{"user", error};
+    if (account->uid == 0) {
+        return ConfigError{
+            "user", quote(config.user) + " has uid 0: name the unprivileged account to run as"};
+    }
+    if (!config.group.empty() && !lookup_group(config.group, &error)) {
+        return ConfigError{"group", error};
     }
     return std::nullopt;
 }
@@ -626,8 +715,10 @@ std::optional<ConfigError> check_config_files(const Config& config) {
             }
         }
     }
-    if (!config.cache_dir.empty()) return check_cache_dir(config.cache_dir);
-    return std::nullopt;
+    if (!config.cache_dir.empty()) {
+        if (auto error = check_cache_dir(config.cache_dir)) return error;
+    }
+    return check_account(config);
 }
 
 ConfigResult load_config_file(const std::string& path) {

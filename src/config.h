@@ -3,6 +3,7 @@
 #pragma once
 
 #include "issuer_url.h"
+#include "logger.h"
 
 #include <chrono>
 #include <cstddef>
@@ -39,6 +40,12 @@ struct IssuerConfig {
     std::optional<UpstreamTls> upstream_tls;
 };
 
+// Per-request lines (event "access", level info), rate-limited; see access_log.h.
+struct AccessLogConfig {
+    bool enabled = false;
+    unsigned max_per_second = 100;
+};
+
 struct Config {
     std::string path;  // the file it came from, "" when parsed from text
     std::vector<ListenAddress> listen;
@@ -51,6 +58,14 @@ struct Config {
     unsigned workers = 0;  // as configured; 0 means one per CPU core (see resolved_workers())
     std::size_t max_document_bytes = 1024 * 1024;
     std::vector<IssuerConfig> issuers;
+    // Account to switch to once listeners are bound and files read, when started as root; ""
+    // keeps the current one. `group` is only set together with `user` ("" = its primary group).
+    std::string user;
+    std::string group;
+    std::chrono::milliseconds shutdown_timeout{10'000};  // SIGTERM/SIGINT grace for requests
+    LogFormat log_format = LogFormat::Json;
+    LogLevel log_level = LogLevel::Info;
+    AccessLogConfig access_log;
     std::vector<std::string> warnings;  // non-fatal findings, e.g. a plain-http upstream
 
     unsigned resolved_workers() const;
@@ -72,7 +87,8 @@ struct ConfigResult {
 ConfigResult parse_config(std::string_view text);
 
 // Checks what parse_config cannot: every named file is readable, each certificate chain is in
-// order and matches its key, the leaf has not expired, cache_dir is a writable directory.
+// order and matches its key, the leaf has not expired, cache_dir is a writable directory, and
+// `user` / `group` name existing accounts (user not uid 0).
 std::optional<ConfigError> check_config_files(const Config& config);
 
 // Reads the file, parse_config, then check_config_files.

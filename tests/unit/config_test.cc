@@ -146,6 +146,13 @@ TEST(ParseConfig, Defaults) {
     EXPECT_EQ(config.workers, 0u);
     EXPECT_EQ(config.max_document_bytes, 1048576u);
     EXPECT_FALSE(config.issuers.at(0).upstream_tls.has_value());
+    EXPECT_EQ(config.user, "");
+    EXPECT_EQ(config.group, "");
+    EXPECT_EQ(config.shutdown_timeout, milliseconds{10'000});
+    EXPECT_EQ(config.log_format, LogFormat::Json);
+    EXPECT_EQ(config.log_level, LogLevel::Info);
+    EXPECT_FALSE(config.access_log.enabled);
+    EXPECT_EQ(config.access_log.max_per_second, 100u);
 }
 
 TEST(ParseConfig, ExampleConfigFileParses) {
@@ -163,6 +170,14 @@ TEST(ParseConfig, ExampleConfigFileParses) {
     EXPECT_EQ(config.max_age, milliseconds{300'000});
     EXPECT_EQ(config.workers, 0u);
     EXPECT_EQ(config.max_document_bytes, 1048576u);
+    EXPECT_EQ(config.shutdown_timeout, milliseconds{10'000});
+    EXPECT_EQ(config.log_format, LogFormat::Json);
+    EXPECT_EQ(config.log_level, LogLevel::Info);
+    EXPECT_FALSE(config.access_log.enabled);
+    EXPECT_EQ(config.access_log.max_per_second, 100u);
+    // The account the Debian package creates.
+    EXPECT_EQ(config.user, "oidc-gateway");
+    EXPECT_EQ(config.group, "oidc-gateway");
 }
 
 TEST(ParseConfig, CommentsAreAllowed) {
@@ -207,8 +222,13 @@ TEST(ParseConfig, TopLevelMustBeAnObject) {
 
 TEST(ParseConfig, UnknownKeysAtEveryLevel) {
     EXPECT_EQ(error_after([](json& c) { c["listn"] = json::array(); }),
-              "listn: unknown key (known: cache_dir, health_listen, issuers, listen, max_age, "
-              "max_document_bytes, refresh_interval, tls, upstream_timeout, workers)");
+              "listn: unknown key (known: access_log, cache_dir, group, health_listen, issuers, "
+              "listen, log_format, log_level, max_age, max_document_bytes, refresh_interval, "
+              "shutdown_timeout, tls, upstream_timeout, user, workers)");
+    EXPECT_EQ(error_after([](json& c) {
+                  c["access_log"] = {{"enable", true}};
+              }),
+              "access_log.enable: unknown key (known: enabled, max_per_second)");
     EXPECT_EQ(error_after([](json& c) { c["tls"]["protocols"] = "TLSv1.3"; }),
               "tls.protocols: unknown key (known: certificates)");
     EXPECT_EQ(error_after([](json& c) { c["tls"]["certificates"][0]["chain"] = "/x"; }),
@@ -409,6 +429,7 @@ const DurationKey kDurationKeys[] = {
     {"refresh_interval", &Config::refresh_interval, "999ms", "1s", "24h", "24h0.001s"},
     {"upstream_timeout", &Config::upstream_timeout, "99ms", "100ms", "5m", "5m1s"},
     {"max_age", &Config::max_age, nullptr, "0", "168h", "168h1s"},
+    {"shutdown_timeout", &Config::shutdown_timeout, nullptr, "0", "5m", "5m0.001s"},
 };
 
 TEST(ParseConfigDurations, ValuesAndLimits) {
@@ -449,6 +470,15 @@ TEST(ParseConfigDurations, TypeAndSyntaxErrors) {
         EXPECT_TRUE(contains(error_after([&](json& c) { c[key.name] = "-5s"; }),
                              std::string(key.name) + ": invalid duration \"-5s\""));
     }
+}
+
+TEST(ParseConfigDurations, ShutdownTimeout) {
+    EXPECT_EQ(config_after([](json& c) { c["shutdown_timeout"] = "0"; }).shutdown_timeout,
+              milliseconds{0});
+    EXPECT_EQ(config_after([](json& c) { c["shutdown_timeout"] = "2.5s"; }).shutdown_timeout,
+              milliseconds{2500});
+    EXPECT_EQ(config_after([](json& c) { c["shutdown_timeout"] = "5m"; }).shutdown_timeout,
+              milliseconds{300'000});
 }
 
 TEST(ParseConfigDurations, MaxAgeMustBeWholeSeconds) {
@@ -492,6 +522,126 @@ TEST(ParseConfigIntegers, MaxDocumentBytes) {
               "max_document_bytes: must be from 1024 to 16777216, found 16777217");
     EXPECT_EQ(error_after([](json& c) { c["max_document_bytes"] = "1MiB"; }),
               "max_document_bytes: must be an integer from 1024 to 16777216, found string");
+}
+
+// ---- user, group ------------------------------------------------------------------------------
+
+TEST(ParseConfigAccount, UserAndGroup) {
+    const Config user_only = config_after([](json& c) { c["user"] = "oidc-gateway"; });
+    EXPECT_EQ(user_only.user, "oidc-gateway");
+    EXPECT_EQ(user_only.group, "");
+    const Config both = config_after([](json& c) {
+        c["user"] = "svc_gw.1";
+        c["group"] = "ssl-cert";
+    });
+    EXPECT_EQ(both.user, "svc_gw.1");
+    EXPECT_EQ(both.group, "ssl-cert");
+    // Samba-style machine accounts end in '$'.
+    EXPECT_EQ(config_after([](json& c) { c["user"] = "host$"; }).user, "host$");
+    // Names are not looked up while parsing: that is check_config_files' job.
+    EXPECT_EQ(config_after([](json& c) { c["user"] = "no-such-account-here"; }).user,
+              "no-such-account-here");
+}
+
+TEST(ParseConfigAccount, Errors) {
+    EXPECT_EQ(error_after([](json& c) { c["group"] = "nogroup"; }),
+              "group: needs user as well: the group is only switched to together with a user");
+    EXPECT_EQ(error_after([](json& c) { c["user"] = ""; }),
+              "user: must not be empty (leave the key out instead)");
+    EXPECT_EQ(error_after([](json& c) { c["user"] = 65534; }),
+              "user: must be a string, found number");
+    EXPECT_EQ(error_after([](json& c) {
+                  c["user"] = "nobody";
+                  c["group"] = "";
+              }),
+              "group: must not be empty (leave the key out instead)");
+    for (const char* bad : {"no body", "../etc", "a:b", "-rf", "x\n", "\u00e9t\u00e9"}) {
+        SCOPED_TRACE(bad);
+        const std::string name = bad;
+        EXPECT_TRUE(contains(error_after([&](json& c) { c["user"] = name; }),
+                             "user: must be an account name"));
+        EXPECT_TRUE(contains(error_after([&](json& c) {
+                                 c["user"] = "nobody";
+                                 c["group"] = name;
+                             }),
+                             "group: must be an account name"));
+    }
+    EXPECT_TRUE(contains(error_after([](json& c) { c["user"] = std::string(65, 'a'); }),
+                         "user: must be an account name (up to 64"));
+    EXPECT_EQ(config_after([](json& c) { c["user"] = std::string(64, 'a'); }).user.size(), 64u);
+}
+
+// ---- logs --------------------------------------------------------------------------------------
+
+TEST(ParseConfigLogs, FormatAndLevel) {
+    EXPECT_EQ(config_after([](json& c) { c["log_format"] = "logfmt"; }).log_format,
+              LogFormat::Logfmt);
+    EXPECT_EQ(config_after([](json& c) { c["log_format"] = "json"; }).log_format, LogFormat::Json);
+    const std::pair<const char*, LogLevel> levels[] = {{"debug", LogLevel::Debug},
+                                                       {"info", LogLevel::Info},
+                                                       {"warn", LogLevel::Warn},
+                                                       {"error", LogLevel::Error}};
+    for (const auto& [name, level] : levels) {
+        EXPECT_EQ(config_after([&](json& c) { c["log_level"] = name; }).log_level, level) << name;
+    }
+}
+
+TEST(ParseConfigLogs, Errors) {
+    EXPECT_EQ(error_after([](json& c) { c["log_format"] = "text"; }),
+              "log_format: must be one of \"json\", \"logfmt\", found \"text\"");
+    EXPECT_EQ(error_after([](json& c) { c["log_format"] = "JSON"; }),
+              "log_format: must be one of \"json\", \"logfmt\", found \"JSON\"");
+    EXPECT_EQ(error_after([](json& c) { c["log_format"] = 1; }),
+              "log_format: must be one of \"json\", \"logfmt\", found number");
+    EXPECT_EQ(error_after([](json& c) { c["log_level"] = "warning"; }),
+              "log_level: must be one of \"debug\", \"info\", \"warn\", \"error\", found "
+              "\"warning\"");
+    EXPECT_EQ(error_after([](json& c) { c["log_level"] = json(); }),
+              "log_level: must be one of \"debug\", \"info\", \"warn\", \"error\", found null");
+}
+
+TEST(ParseConfigLogs, AccessLog) {
+    const Config on = config_after([](json& c) {
+        c["access_log"] = {{"enabled", true}, {"max_per_second", 5}};
+    });
+    EXPECT_TRUE(on.access_log.enabled);
+    EXPECT_EQ(on.access_log.max_per_second, 5u);
+    const Config empty = config_after([](json& c) { c["access_log"] = json::object(); });
+    EXPECT_FALSE(empty.access_log.enabled);
+    EXPECT_EQ(empty.access_log.max_per_second, 100u);
+    EXPECT_EQ(config_after([](json& c) {
+                  c["access_log"] = {{"max_per_second", 100000}};
+              }).access_log.max_per_second,
+              100000u);
+    EXPECT_EQ(config_after([](json& c) {
+                  c["access_log"] = {{"max_per_second", 1}};
+              }).access_log.max_per_second,
+              1u);
+}
+
+TEST(ParseConfigLogs, AccessLogErrors) {
+    EXPECT_EQ(error_after([](json& c) { c["access_log"] = true; }),
+              "access_log: must be an object, found boolean");
+    EXPECT_EQ(error_after([](json& c) {
+                  c["access_log"] = {{"enabled", "yes"}};
+              }),
+              "access_log.enabled: must be true or false, found string");
+    EXPECT_EQ(error_after([](json& c) {
+                  c["access_log"] = {{"enabled", 1}};
+              }),
+              "access_log.enabled: must be true or false, found number");
+    EXPECT_EQ(error_after([](json& c) {
+                  c["access_log"] = {{"max_per_second", 0}};
+              }),
+              "access_log.max_per_second: must be from 1 to 100000, found 0");
+    EXPECT_EQ(error_after([](json& c) {
+                  c["access_log"] = {{"max_per_second", 100001}};
+              }),
+              "access_log.max_per_second: must be from 1 to 100000, found 100001");
+    EXPECT_EQ(error_after([](json& c) {
+                  c["access_log"] = {{"max_per_second", 1.5}};
+              }),
+              "access_log.max_per_second: must be a whole number from 1 to 100000, found 1.5");
 }
 
 TEST(ResolvedWorkers, ConfiguredOrOnePerCore) {
@@ -851,6 +1001,30 @@ TEST_F(ConfigFilesTest, CacheDirNotWritable) {
     ASSERT_EQ(::mkdir(read_only.c_str(), 0500), 0);
     EXPECT_EQ(check_after([&](json& c) { c["cache_dir"] = read_only; }),
               "cache_dir: \"" + read_only + "\" is not writable: Permission denied");
+}
+
+// The account databases of this machine (Debian) hold nobody/nogroup and root.
+TEST_F(ConfigFilesTest, UserAndGroupMustExist) {
+    EXPECT_EQ(check_after([](json& c) { c["user"] = "nobody"; }), "");
+    EXPECT_EQ(check_after([](json& c) {
+                  c["user"] = "nobody";
+                  c["group"] = "nogroup";
+              }),
+              "");
+    EXPECT_EQ(check_after([](json& c) { c["user"] = "oidcgw-absent-user"; }),
+              "user: no such user \"oidcgw-absent-user\"");
+    EXPECT_EQ(check_after([](json& c) {
+                  c["user"] = "nobody";
+                  c["group"] = "oidcgw-absent-group";
+              }),
+              "group: no such group \"oidcgw-absent-group\"");
+    EXPECT_EQ(check_after([](json& c) { c["user"] = "root"; }),
+              "user: \"root\" has uid 0: name the unprivileged account to run as");
+    // File problems are reported before account ones.
+    EXPECT_TRUE(check_after([&](json& c) {
+                    c["user"] = "oidcgw-absent-user";
+                    c["cache_dir"] = dir_.file("absent");
+                }).starts_with("cache_dir: "));
 }
 
 TEST_F(ConfigFilesTest, LoadConfigFile) {
