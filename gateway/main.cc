@@ -4,13 +4,17 @@
 #include "config.h"
 #include "gateway.h"
 #include "logger.h"
+#include "sd_notify.h"
 #include "version.h"
 
 #include <curl/curl.h>
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <thread>
 
 namespace {
 
@@ -45,9 +49,10 @@ int run_serve(const std::string& path) {
         logger.error("config_invalid", {{"file", path}, {"detail", result.error.to_string()}});
         return 2;
     }
+    logger.configure(result.config->log_format, result.config->log_level);
 
     // Block the signals we wait for before any thread exists, so every thread inherits the mask
-    // and only sigwait below receives them. SIGPIPE is ignored: a peer vanishing mid-write is an
+    // and only the loop below receives them. SIGPIPE is ignored: a peer vanishing mid-write is an
     // ordinary error return.
     sigset_t waited;
     sigemptyset(&waited);
@@ -57,24 +62,42 @@ int run_serve(const std::string& path) {
     pthread_sigmask(SIG_BLOCK, &waited, nullptr);
     signal(SIGPIPE, SIG_IGN);
 
-    oidcgw::Gateway gateway(std::move(*result.config), logger);
+    oidcgw::Gateway gateway(logger);
     std::string error;
-    if (!gateway.start(&error)) {
+    if (!gateway.start(std::move(*result.config), &error)) {
         logger.error("start_failed", {{"detail", error}});
         return 1;
     }
+    oidcgw::notify_ready();
+
+    std::atomic<bool> stopped{false};
+    std::thread stopper;
     for (;;) {
-        int signal_number = 0;
-        if (sigwait(&waited, &signal_number) != 0) continue;
+        timespec poll_interval{0, 200'000'000};
+        const int signal_number = sigtimedwait(&waited, nullptr, &poll_interval);
+        if (stopped) break;
         if (signal_number == SIGHUP) {
-            logger.warn("sighup_ignored",
-                        {{"detail", "this build does not reload; restart to apply changes"}});
-            continue;
+            if (stopper.joinable()) continue;  // stopping: a reload would be pointless
+            logger.info("reloading", {{"file", path}});
+            oidcgw::notify_reloading();
+            gateway.reload(&error);  // logs and records its own outcome
+            oidcgw::notify_ready();
+        } else if (signal_number == SIGTERM || signal_number == SIGINT) {
+            const char* name = signal_number == SIGTERM ? "SIGTERM" : "SIGINT";
+            if (stopper.joinable()) {
+                logger.warn("stopping_now", {{"signal", name}, {"detail", "second signal"}});
+                std::_Exit(1);
+            }
+            logger.info("stopping", {{"signal", name}});
+            oidcgw::notify_stopping();
+            // Stop on another thread so that this one can still hear a second signal.
+            stopper = std::thread([&gateway, &stopped] {
+                gateway.stop(gateway.shutdown_timeout());
+                stopped = true;
+            });
         }
-        logger.info("stopping", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
-        break;
     }
-    gateway.stop(std::chrono::seconds(10));
+    stopper.join();
     logger.info("stopped");
     return 0;
 }

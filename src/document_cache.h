@@ -16,6 +16,7 @@ class DocumentCache {
     explicit DocumentCache(std::string directory) : directory_(std::move(directory)) {}
 
     bool enabled() const { return !directory_.empty(); }
+    const std::string& directory() const { return directory_; }
 
     // The file that holds `issuer`'s pair: a name derived from a hash of the issuer URL, so two
     // issuers never share a file and any byte string is a safe file name.

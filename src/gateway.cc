@@ -1,121 +1,409 @@
 #include "gateway.h"
 
+#include "certificate_chain.h"
 #include "listen_socket.h"
+#include "privileges.h"
+#include "version.h"
 
-#include <ctime>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
 
 namespace oidcgw {
+namespace {
 
-Gateway::Gateway(Config config, Logger& logger)
-    : config_(std::move(config)), logger_(logger), cache_(config_.cache_dir) {}
+std::string iso_time(std::time_t when) {
+    if (when == 0) return {};
+    std::tm parts{};
+    gmtime_r(&when, &parts);
+    char text[64];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
+    return text;
+}
+
+nlohmann::json time_or_null(std::time_t when) {
+    return when == 0 ? nlohmann::json(nullptr) : nlohmann::json(iso_time(when));
+}
+
+std::vector<std::string> issuer_names(const Config& config) {
+    std::vector<std::string> names;
+    for (const IssuerConfig& issuer : config.issuers) names.push_back(issuer.issuer.text);
+    return names;
+}
+
+ListenSocketOptions public_socket_options(const ConnectionDeadlines& deadlines) {
+    ListenSocketOptions options;
+    options.reuse_port = true;
+    options.defer_accept_seconds = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::seconds>(deadlines.handshake).count());
+    return options;
+}
+
+}  // namespace
+
+Gateway::Gateway(Logger& logger) : logger_(logger) {}
 
 Gateway::~Gateway() {
     stop(std::chrono::milliseconds(0));
 }
 
-std::shared_ptr<const Publication> Gateway::initial_publication() {
-    auto publication = std::make_shared<Publication>();
-    const auto max_age = std::chrono::duration_cast<std::chrono::seconds>(config_.max_age);
-    for (std::size_t i = 0; i < config_.issuers.size(); ++i) {
-        const IssuerUrl& issuer = config_.issuers[i].issuer;
-        IssuerSlot slot(issuer);
-        std::string error;
-        auto cached = cache_.load(issuer, config_.max_document_bytes, &error);
-        if (cached) {
-            status_->modify(i, [&](IssuerStatus& s) {
-                s.source = "cache";
-                s.last_change = std::max(cached->discovery_modified, cached->jwks_modified);
-                s.warnings = cached->jwks.warnings;
-            });
-            logger_.info("cache_loaded", {{"issuer", issuer.text},
-                                          {"file", cache_.file_for(issuer)},
-                                          {"confirmed_at", cached->confirmed_at}});
-            slot.published = build_issuer_publication(std::move(*cached), max_age);
-        } else if (!error.empty()) {
-            logger_.warn("cache_ignored", {{"issuer", issuer.text}, {"detail", error}});
-        }
-        publication->issuers.push_back(std::move(slot));
-    }
-    return publication;
+std::shared_ptr<const Config> Gateway::current_config() const {
+    std::lock_guard lock(state_mutex_);
+    return config_;
 }
 
-bool Gateway::start(std::string* error) {
-    for (const std::string& warning : config_.warnings) {
+std::chrono::milliseconds Gateway::shutdown_timeout() const {
+    return current_config()->shutdown_timeout;
+}
+
+std::shared_ptr<const IssuerPublication> Gateway::load_cached(const IssuerConfig& issuer,
+                                                              const Config& config) {
+    const DocumentCache cache(config.cache_dir);
+    std::string error;
+    auto cached = cache.load(issuer.issuer, config.max_document_bytes, &error);
+    if (!cached) {
+        if (!error.empty()) {
+            logger_.warn("cache_ignored", {{"issuer", issuer.issuer.text}, {"detail", error}});
+        }
+        return nullptr;
+    }
+    status_.modify(issuer.issuer.text, [&](IssuerStatus& status) {
+        status.source = "cache";
+        status.last_change = std::max(cached->discovery_modified, cached->jwks_modified);
+        status.warnings = cached->jwks.warnings;
+    });
+    logger_.info("cache_loaded", {{"issuer", issuer.issuer.text},
+                                  {"file", cache.file_for(issuer.issuer)},
+                                  {"confirmed_at", iso_time(cached->confirmed_at)}});
+    return build_issuer_publication(
+        std::move(*cached), std::chrono::duration_cast<std::chrono::seconds>(config.max_age));
+}
+
+std::vector<CertificateInfo> Gateway::describe_certificates(const Config& config) const {
+    std::vector<CertificateInfo> described;
+    for (const CertificateFiles& files : config.certificates) {
+        std::string error;
+        const auto chain = load_certificate_chain(files.certificate, &error);
+        if (chain.empty()) continue;
+        described.push_back(CertificateInfo{
+            files.certificate, certificate_subject(chain.front().get()),
+            certificate_sans(chain.front().get()), certificate_not_after(chain.front().get())});
+    }
+    return described;
+}
+
+bool Gateway::load_issuer_tls(const Config& config, IssuerTls* loaded, std::string* error) {
+    loaded->clear();
+    for (std::size_t i = 0; i < config.issuers.size(); ++i) {
+        const IssuerConfig& issuer = config.issuers[i];
+        if (!issuer.upstream_tls) {
+            loaded->emplace_back();
+            continue;
+        }
+        std::string problem;
+        auto material = load_upstream_tls(*issuer.upstream_tls, &problem);
+        if (!material) {
+            *error = "issuers[" + std::to_string(i) + "].upstream_tls." + problem;
+            return false;
+        }
+        loaded->push_back(std::move(material));
+    }
+    return true;
+}
+
+void Gateway::start_refresher(const IssuerConfig& issuer,
+                              const std::optional<UpstreamTlsMaterial>& tls, const Config& config) {
+    refreshers_.push_back(std::make_unique<IssuerRefresher>(
+        issuer, tls, refresh_settings_from(config), DocumentCache(config.cache_dir),
+        RefreshContext{*snapshot_, status_, logger_, metrics_}));
+    refreshers_.back()->start();
+}
+
+bool Gateway::start(Config initial, std::string* error) {
+    started_at_ = std::time(nullptr);
+    auto config = std::make_shared<const Config>(std::move(initial));
+    for (const std::string& warning : config->warnings) {
         logger_.warn("config_warning", {{"detail", warning}});
     }
-    tls_ = build_public_tls_context(config_.certificates, error);
+    tls_ = build_public_tls_context(config->certificates, error);
     if (!tls_) return false;
+    IssuerTls issuer_tls;
+    if (!load_issuer_tls(*config, &issuer_tls, error)) return false;
 
-    std::vector<std::string> issuer_names;
-    for (const IssuerConfig& issuer : config_.issuers) issuer_names.push_back(issuer.issuer.text);
-    status_ = std::make_unique<IssuerStatusBoard>(issuer_names);
-    snapshot_ = std::make_unique<PublishedSnapshot>(initial_publication());
+    status_.set_issuers(issuer_names(*config));
+    auto publication = std::make_shared<Publication>();
+    for (const IssuerConfig& issuer : config->issuers) {
+        IssuerSlot slot(issuer.issuer);
+        slot.published = load_cached(issuer, *config);
+        publication->issuers.push_back(std::move(slot));
+    }
+    snapshot_ = std::make_unique<PublishedSnapshot>(std::move(publication));
 
     const ConnectionDeadlines deadlines;
     const RequestLimits limits;
-    const unsigned worker_count = config_.resolved_workers();
-    ListenSocketOptions public_options;
-    public_options.reuse_port = true;
-    public_options.defer_accept_seconds = static_cast<int>(
-        std::chrono::duration_cast<std::chrono::seconds>(deadlines.handshake).count());
-    for (unsigned w = 0; w < worker_count; ++w) {
+    const LoopCounters public_counters{
+        &metrics_.counter("oidc_gateway_connections_accepted_total",
+                          "Connections accepted, by side.", {{"side", "public"}}),
+        &metrics_.counter("oidc_gateway_tls_handshake_failures_total",
+                          "TLS handshakes that failed or timed out on the public side.")};
+    const ListenSocketOptions socket_options = public_socket_options(deadlines);
+    for (unsigned w = 0; w < config->resolved_workers(); ++w) {
         Worker worker;
-        worker.handler = std::make_unique<PublicRequestHandler>(*snapshot_);
-        worker.loop =
-            std::make_unique<ServerLoop>("worker-" + std::to_string(w), deadlines, limits, logger_);
-        for (const ListenAddress& address : config_.listen) {
-            const int fd = open_listen_socket(address, public_options, error);
-            if (fd < 0) {
+        worker.handler = std::make_unique<PublicRequestHandler>(*snapshot_, metrics_);
+        worker.loop = std::make_unique<ServerLoop>("worker-" + std::to_string(w), deadlines, limits,
+                                                   logger_, public_counters);
+        for (const ListenAddress& address : config->listen) {
+            const int fd = open_listen_socket(address, socket_options, error);
+            if (fd < 0 ||
+                !worker.loop->add_listener(address.text, fd, tls_, worker.handler.get(), error)) {
                 *error = "listen: " + *error;
-                workers_.clear();
-                return false;
-            }
-            if (!worker.loop->add_listener(fd, tls_, worker.handler.get(), error)) {
                 workers_.clear();
                 return false;
             }
         }
         workers_.push_back(std::move(worker));
     }
-    if (config_.health_listen) {
-        health_handler_ = std::make_unique<HealthRequestHandler>(*snapshot_, *status_);
-        health_loop_ = std::make_unique<ServerLoop>("health", deadlines, limits, logger_);
-        const int fd = open_listen_socket(*config_.health_listen, {}, error);
-        if (fd < 0) {
+    health_handler_ = std::make_unique<HealthRequestHandler>(
+        *snapshot_, status_,
+        HealthRequestHandler::Renderers{[this] { return render_metrics(); },
+                                        [this] { return render_status(); }});
+    health_loop_ = std::make_unique<ServerLoop>(
+        "health", deadlines, limits, logger_,
+        LoopCounters{&metrics_.counter("oidc_gateway_connections_accepted_total",
+                                       "Connections accepted, by side.", {{"side", "health"}}),
+                     nullptr});
+    if (config->health_listen) {
+        const int fd = open_listen_socket(*config->health_listen, {}, error);
+        if (fd < 0 || !health_loop_->add_listener(config->health_listen->text, fd, nullptr,
+                                                  health_handler_.get(), error)) {
             *error = "health_listen: " + *error;
             workers_.clear();
             return false;
         }
-        if (!health_loop_->add_listener(fd, nullptr, health_handler_.get(), error)) {
+    }
+    {
+        std::lock_guard lock(state_mutex_);
+        config_ = config;
+        certificates_ = describe_certificates(*config);
+    }
+    // Everything that needs root (ports under 1024, root-only key files) is done: drop to the
+    // configured user before any thread exists, so no thread ever runs as root.
+    // drop_privileges also accepts a process already running as that user (systemd's User=).
+    if (!config->user.empty()) {
+        if (!drop_privileges(config->user, config->group, error)) {
+            *error = "user: " + *error;
             workers_.clear();
             return false;
         }
+        logger_.info("privileges_dropped",
+                     {{"user", config->user}, {"uid", ::getuid()}, {"gid", ::getgid()}});
+    } else if (::geteuid() == 0) {
+        logger_.warn("running_as_root",
+                     {{"detail", "set \"user\" to drop privileges after binding"}});
     }
+    std::string no_new_privileges_error;
+    if (!set_no_new_privileges(&no_new_privileges_error)) {
+        logger_.warn("no_new_privileges_failed", {{"detail", no_new_privileges_error}});
+    }
+    register_collectors();
 
     for (Worker& worker : workers_) {
         ServerLoop* loop = worker.loop.get();
         worker.thread = std::thread([loop] { loop->run(); });
     }
-    if (health_loop_) {
-        ServerLoop* loop = health_loop_.get();
-        health_thread_ = std::thread([loop] { loop->run(); });
+    ServerLoop* health = health_loop_.get();
+    health_thread_ = std::thread([health] { health->run(); });
+    for (std::size_t i = 0; i < config->issuers.size(); ++i) {
+        start_refresher(config->issuers[i], issuer_tls[i], *config);
     }
-    const RefreshSettings settings = refresh_settings_from(config_);
-    for (std::size_t i = 0; i < config_.issuers.size(); ++i) {
-        refreshers_.push_back(std::make_unique<IssuerRefresher>(
-            i, config_.issuers[i], settings, *snapshot_, cache_, *status_, logger_));
-        refreshers_.back()->start();
-    }
+    started_ = true;
 
     nlohmann::json listen = nlohmann::json::array();
-    for (const ListenAddress& address : config_.listen) listen.push_back(address.text);
-    nlohmann::json issuers = nlohmann::json::array();
-    for (const auto& issuer : config_.issuers) issuers.push_back(issuer.issuer.text);
-    logger_.info("started", {{"listen", listen},
+    for (const ListenAddress& address : config->listen) listen.push_back(address.text);
+    logger_.info("started", {{"version", OIDCGW_VERSION},
+                             {"listen", listen},
                              {"health_listen",
-                              config_.health_listen ? config_.health_listen->text : std::string()},
-                             {"workers", worker_count},
-                             {"issuers", issuers}});
+                              config->health_listen ? config->health_listen->text : std::string()},
+                             {"workers", workers_.size()},
+                             {"issuers", issuer_names(*config)}});
+    return true;
+}
+
+void Gateway::record_reload(bool ok, const std::string& error) {
+    metrics_
+        .counter("oidc_gateway_reloads_total", "Configuration reloads (SIGHUP), by result.",
+                 {{"result", ok ? "success" : "failure"}})
+        .increment();
+    std::lock_guard lock(state_mutex_);
+    last_reload_ = ReloadRecord{std::time(nullptr), ok, error};
+}
+
+bool Gateway::reload(std::string* error) {
+    const std::string path = current_config()->path;
+    ConfigResult loaded = load_config_file(path);
+    if (!loaded.config) {
+        *error = path + ": " + loaded.error.to_string();
+        logger_.error("reload_failed", {{"detail", *error}});
+        record_reload(false, *error);
+        return false;
+    }
+    return reload_with(std::move(*loaded.config), error);
+}
+
+bool Gateway::reload_with(Config next_config, std::string* error) {
+    if (!started_ || stopped_) {
+        *error = "the gateway is not running";
+        return false;
+    }
+    const auto next = std::make_shared<const Config>(std::move(next_config));
+    const auto previous = current_config();
+    const auto fail = [&](const std::string& message) {
+        *error = message;
+        logger_.error("reload_failed", {{"detail", message}});
+        record_reload(false, message);
+        return false;
+    };
+
+    // 1. Build everything new off to the side. Any failure here leaves the running state as it
+    //    was; sockets opened so far close with their UniqueFd.
+    std::string problem;
+    SharedSslCtx next_tls = build_public_tls_context(next->certificates, &problem);
+    if (!next_tls) return fail(problem);
+    IssuerTls next_issuer_tls;
+    if (!load_issuer_tls(*next, &next_issuer_tls, &problem)) return fail(problem);
+
+    std::set<std::string> previous_listen, next_listen;
+    for (const ListenAddress& address : previous->listen) previous_listen.insert(address.text);
+    for (const ListenAddress& address : next->listen) next_listen.insert(address.text);
+    const ListenSocketOptions socket_options = public_socket_options(ConnectionDeadlines{});
+    // Per worker: the sockets it adopts for added addresses.
+    std::vector<std::vector<std::pair<std::string, UniqueFd>>> added(workers_.size());
+    for (const ListenAddress& address : next->listen) {
+        if (previous_listen.count(address.text) != 0) continue;
+        for (auto& worker_added : added) {
+            const int fd = open_listen_socket(address, socket_options, &problem);
+            if (fd < 0) return fail("listen: " + problem);
+            worker_added.emplace_back(address.text, UniqueFd(fd));
+        }
+    }
+    std::vector<std::string> removed;
+    for (const std::string& text : previous_listen) {
+        if (next_listen.count(text) == 0) removed.push_back(text);
+    }
+    const std::string previous_health =
+        previous->health_listen ? previous->health_listen->text : std::string();
+    const std::string next_health = next->health_listen ? next->health_listen->text : std::string();
+    UniqueFd health_fd;
+    if (next_health != previous_health && next->health_listen) {
+        const int fd = open_listen_socket(*next->health_listen, {}, &problem);
+        if (fd < 0) return fail("health_listen: " + problem);
+        health_fd = UniqueFd(fd);
+    }
+
+    // 2. Commit. Nothing below can fail.
+    if (next->resolved_workers() != previous->resolved_workers()) {
+        logger_.warn("reload_ignored_change",
+                     {{"key", "workers"}, {"detail", "the number of workers changes on restart"}});
+    }
+    if (next->user != previous->user || next->group != previous->group) {
+        logger_.warn("reload_ignored_change",
+                     {{"key", "user"}, {"detail", "the account changes on restart"}});
+    }
+    logger_.configure(next->log_format, next->log_level);
+    tls_ = next_tls;
+    for (std::size_t w = 0; w < workers_.size(); ++w) {
+        ServerLoop* loop = workers_[w].loop.get();
+        RequestHandler* handler = workers_[w].handler.get();
+        auto adopted =
+            std::make_shared<std::vector<std::pair<std::string, UniqueFd>>>(std::move(added[w]));
+        loop->post([this, loop, handler, adopted, removed, tls = next_tls] {
+            for (const std::string& key : removed) loop->remove_listener(key);
+            for (auto& [key, fd] : *adopted) {
+                std::string listen_error;
+                if (!loop->add_listener(key, fd.release(), tls, handler, &listen_error)) {
+                    logger_.error("listener_failed", {{"listen", key}, {"detail", listen_error}});
+                }
+            }
+            loop->replace_tls_context(tls);
+        });
+    }
+    if (next_health != previous_health) {
+        auto adopted = std::make_shared<UniqueFd>(std::move(health_fd));
+        ServerLoop* loop = health_loop_.get();
+        loop->post([this, loop, adopted, previous_health, next_health] {
+            if (!previous_health.empty()) loop->remove_listener(previous_health);
+            if (!next_health.empty()) {
+                std::string listen_error;
+                if (!loop->add_listener(next_health, adopted->release(), nullptr,
+                                        health_handler_.get(), &listen_error)) {
+                    logger_.error("listener_failed",
+                                  {{"listen", next_health}, {"detail", listen_error}});
+                }
+            }
+        });
+    }
+
+    // Issuers: kept ones keep their publication (rebuilt only when max_age changed) and, when
+    // they fetch the same way, their refresher; new ones start from the cache and fetch at once.
+    status_.set_issuers(issuer_names(*next));
+    const bool max_age_changed = next->max_age != previous->max_age;
+    const auto max_age = std::chrono::duration_cast<std::chrono::seconds>(next->max_age);
+    snapshot_->update([&](const Publication& current) -> std::shared_ptr<const Publication> {
+        auto publication = std::make_shared<Publication>();
+        for (const IssuerConfig& issuer : next->issuers) {
+            IssuerSlot slot(issuer.issuer);
+            for (const IssuerSlot& existing : current.issuers) {
+                if (existing.issuer.text != issuer.issuer.text || !existing.published) continue;
+                slot.published = max_age_changed ? build_issuer_publication(
+                                                       existing.published->documents, max_age)
+                                                 : existing.published;
+            }
+            if (!slot.published) slot.published = load_cached(issuer, *next);
+            publication->issuers.push_back(std::move(slot));
+        }
+        return publication;
+    });
+
+    const RefreshSettings next_settings = refresh_settings_from(*next);
+    std::vector<std::unique_ptr<IssuerRefresher>> kept, dropped;
+    for (auto& refresher : refreshers_) {
+        bool keep = false;
+        for (std::size_t i = 0; i < next->issuers.size(); ++i) {
+            keep = keep || (same_fetching(refresher->issuer(), next->issuers[i]) &&
+                            refresher->tls() == next_issuer_tls[i] &&
+                            refresher->settings() == next_settings &&
+                            refresher->cache().directory() == next->cache_dir);
+        }
+        (keep ? kept : dropped).push_back(std::move(refresher));
+    }
+    for (auto& refresher : dropped) refresher->request_stop();  // abort all at once, then join
+    dropped.clear();
+    refreshers_ = std::move(kept);
+    for (std::size_t i = 0; i < next->issuers.size(); ++i) {
+        const bool running =
+            std::any_of(refreshers_.begin(), refreshers_.end(), [&](const auto& refresher) {
+                return refresher->issuer().issuer.text == next->issuers[i].issuer.text;
+            });
+        if (!running) start_refresher(next->issuers[i], next_issuer_tls[i], *next);
+    }
+
+    {
+        std::lock_guard lock(state_mutex_);
+        config_ = next;
+        certificates_ = describe_certificates(*next);
+    }
+    for (const std::string& warning : next->warnings) {
+        logger_.warn("config_warning", {{"detail", warning}});
+    }
+    record_reload(true, "");
+    nlohmann::json added_listen = nlohmann::json::array();
+    for (const std::string& text : next_listen) {
+        if (previous_listen.count(text) == 0) added_listen.push_back(text);
+    }
+    logger_.info("reloaded", {{"issuers", issuer_names(*next)},
+                              {"listen_added", added_listen},
+                              {"listen_removed", removed}});
     return true;
 }
 
@@ -124,14 +412,203 @@ void Gateway::stop(std::chrono::milliseconds drain_timeout) {
     stopped_ = true;
     for (Worker& worker : workers_) worker.loop->request_stop(drain_timeout);
     if (health_loop_) health_loop_->request_stop(std::chrono::milliseconds(0));
-    for (auto& refresher : refreshers_) refresher->stop();
+    for (auto& refresher : refreshers_) refresher->request_stop();
+    refreshers_.clear();  // joins
     for (Worker& worker : workers_) {
         if (worker.thread.joinable()) worker.thread.join();
     }
     if (health_thread_.joinable()) health_thread_.join();
-    refreshers_.clear();
     workers_.clear();
     health_loop_.reset();
+}
+
+void Gateway::register_collectors() {
+    metrics_.set_gauge_collector(
+        "oidc_gateway_build_info", "Version of the running gateway (value is always 1).", [] {
+            return std::vector<GaugeSample>{{{{"version", OIDCGW_VERSION}}, 1}};
+        });
+    metrics_.set_gauge_collector(
+        "oidc_gateway_start_time_seconds", "When the process started, as a Unix time.", [this] {
+            return std::vector<GaugeSample>{{{}, static_cast<double>(started_at_)}};
+        });
+    metrics_.set_gauge_collector(
+        "oidc_gateway_connections_open", "Connections open now, by side.", [this] {
+            double open = 0;
+            for (const Worker& worker : workers_)
+                open += static_cast<double>(worker.loop->open_connections());
+            const double health =
+                health_loop_ ? static_cast<double>(health_loop_->open_connections()) : 0;
+            return std::vector<GaugeSample>{{{{"side", "public"}}, open},
+                                            {{{"side", "health"}}, health}};
+        });
+    metrics_.set_gauge_collector(
+        "oidc_gateway_issuer_ready",
+        "1 when the issuer has a validated document pair to serve, else 0.", [this] {
+            std::vector<GaugeSample> samples;
+            for (const IssuerSlot& slot : snapshot_->load()->issuers) {
+                samples.push_back({{{"issuer", slot.issuer.text}}, slot.published ? 1.0 : 0.0});
+            }
+            return samples;
+        });
+    metrics_.set_gauge_collector(
+        "oidc_gateway_snapshot_from_cache",
+        "1 while the served pair was loaded from cache_dir and no upstream has confirmed it since.",
+        [this] {
+            std::vector<GaugeSample> samples;
+            for (const IssuerStatus& status : status_.all()) {
+                samples.push_back(
+                    {{{"issuer", status.issuer}}, status.source == "cache" ? 1.0 : 0.0});
+            }
+            return samples;
+        });
+    metrics_.set_gauge_collector(
+        "oidc_gateway_last_refresh_success_timestamp_seconds",
+        "When an upstream last answered with a valid pair, as a Unix time (absent: never).",
+        [this] {
+            std::vector<GaugeSample> samples;
+            for (const IssuerStatus& status : status_.all()) {
+                if (status.last_success != 0) {
+                    samples.push_back(
+                        {{{"issuer", status.issuer}}, static_cast<double>(status.last_success)});
+                }
+            }
+            return samples;
+        });
+    metrics_.set_gauge_collector(
+        "oidc_gateway_document_age_seconds",
+        "Seconds since an upstream last confirmed the served documents (from the cache record "
+        "after a restart).",
+        [this] {
+            std::vector<GaugeSample> samples;
+            const std::time_t now = std::time(nullptr);
+            const auto statuses = status_.all();
+            for (const IssuerSlot& slot : snapshot_->load()->issuers) {
+                if (!slot.published) continue;
+                std::time_t confirmed = slot.published->documents.confirmed_at;
+                for (const IssuerStatus& status : statuses) {
+                    if (status.issuer == slot.issuer.text) {
+                        confirmed = std::max(confirmed, status.last_success);
+                    }
+                }
+                samples.push_back(
+                    {{{"issuer", slot.issuer.text}}, static_cast<double>(now - confirmed)});
+            }
+            return samples;
+        });
+    metrics_.set_gauge_collector(
+        "oidc_gateway_published_keys", "Keys in the served JWKS, by issuer.", [this] {
+            std::vector<GaugeSample> samples;
+            for (const IssuerSlot& slot : snapshot_->load()->issuers) {
+                if (!slot.published) continue;
+                samples.push_back(
+                    {{{"issuer", slot.issuer.text}},
+                     static_cast<double>(slot.published->documents.jwks.keys.size())});
+            }
+            return samples;
+        });
+    metrics_.set_gauge_collector(
+        "oidc_gateway_certificate_expiry_timestamp_seconds",
+        "notAfter of each public certificate, as a Unix time.", [this] {
+            std::vector<GaugeSample> samples;
+            std::lock_guard lock(state_mutex_);
+            for (const CertificateInfo& info : certificates_) {
+                samples.push_back({{{"file", info.file}, {"subject", info.subject}},
+                                   static_cast<double>(info.not_after)});
+            }
+            return samples;
+        });
+    metrics_.set_gauge_collector(
+        "oidc_gateway_last_reload_successful",
+        "1 when the last reload succeeded (or none was tried), 0 when it failed.", [this] {
+            std::lock_guard lock(state_mutex_);
+            return std::vector<GaugeSample>{{{}, last_reload_.ok ? 1.0 : 0.0}};
+        });
+}
+
+std::string Gateway::render_metrics() const {
+    return metrics_.render();
+}
+
+std::string Gateway::render_status() const {
+    const auto config = current_config();
+    const auto publication = snapshot_->load();
+    const auto statuses = status_.all();
+    nlohmann::ordered_json status;
+    status["version"] = OIDCGW_VERSION;
+    status["started_at"] = iso_time(started_at_);
+    status["config_file"] = config->path;
+    status["workers"] = workers_.size();
+    std::size_t open = 0;
+    for (const Worker& worker : workers_) open += worker.loop->open_connections();
+    status["connections_open"] = open;
+
+    nlohmann::ordered_json issuers = nlohmann::ordered_json::array();
+    for (const IssuerSlot& slot : publication->issuers) {
+        nlohmann::ordered_json entry;
+        entry["issuer"] = slot.issuer.text;
+        entry["ready"] = slot.published != nullptr;
+        entry["discovery_path"] = slot.discovery_path;
+        const IssuerStatus* found = nullptr;
+        for (const IssuerStatus& candidate : statuses) {
+            if (candidate.issuer == slot.issuer.text) found = &candidate;
+        }
+        if (slot.published) {
+            const AcceptedDocuments& documents = slot.published->documents;
+            entry["jwks_path"] = slot.published->jwks_path;
+            nlohmann::ordered_json keys = nlohmann::ordered_json::array();
+            std::set<std::string> algorithms;
+            for (const KeySummary& key : documents.jwks.keys) {
+                keys.push_back(
+                    {{"kid", key.kid}, {"kty", key.kty}, {"alg", key.alg}, {"crv", key.crv}});
+                if (!key.alg.empty()) algorithms.insert(key.alg);
+            }
+            entry["keys"] = keys;
+            entry["algorithms"] = algorithms;
+            entry["discovery_etag"] = slot.published->discovery.etag;
+            entry["jwks_etag"] = slot.published->jwks.etag;
+            entry["jwks_last_modified"] = time_or_null(documents.jwks_modified);
+            entry["confirmed_at"] = time_or_null(documents.confirmed_at);
+        }
+        if (found != nullptr) {
+            entry["source"] = found->source;
+            entry["last_change"] = time_or_null(found->last_change);
+            entry["last_success"] = time_or_null(found->last_success);
+            entry["last_error"] = found->last_error;
+            entry["last_rejection"] = {{"time", time_or_null(found->last_rejection_time)},
+                                       {"detail", found->last_rejection}};
+            entry["warnings"] = found->warnings;
+            nlohmann::ordered_json upstreams = nlohmann::ordered_json::object();
+            for (const auto& [url, result] : found->upstreams) {
+                upstreams[url] = {{"time", time_or_null(result.time)},
+                                  {"result", result.result},
+                                  {"detail", result.detail},
+                                  {"duration_ms", result.duration_ms}};
+            }
+            entry["upstreams"] = upstreams;
+        }
+        issuers.push_back(entry);
+    }
+    status["issuers"] = issuers;
+
+    nlohmann::ordered_json certificates = nlohmann::ordered_json::array();
+    {
+        std::lock_guard lock(state_mutex_);
+        const std::time_t now = std::time(nullptr);
+        for (const CertificateInfo& info : certificates_) {
+            certificates.push_back({{"file", info.file},
+                                    {"subject", info.subject},
+                                    {"sans", info.sans},
+                                    {"not_after", time_or_null(info.not_after)},
+                                    {"expires_in_days", (info.not_after - now) / 86400}});
+        }
+        status["certificates"] = certificates;
+        status["last_reload"] = {{"time", time_or_null(last_reload_.time)},
+                                 {"result", last_reload_.time == 0 ? "none"
+                                            : last_reload_.ok      ? "success"
+                                                                   : "failure"},
+                                 {"error", last_reload_.error}};
+    }
+    return status.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace oidcgw

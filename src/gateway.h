@@ -1,5 +1,6 @@
 // The running gateway: the published snapshot (seeded from the disk cache), one refresher per
-// issuer, `workers` public event loops and one health loop, each on its own thread.
+// issuer, `workers` public event loops and one health loop, each on its own thread; and the
+// transactional reload that replaces configuration, certificates, listeners and issuers.
 #pragma once
 
 #include "config.h"
@@ -7,33 +8,58 @@
 #include "issuer_refresher.h"
 #include "issuer_status.h"
 #include "logger.h"
+#include "metrics.h"
 #include "published_snapshot.h"
 #include "request_handlers.h"
 #include "server_loop.h"
 #include "tls_server_context.h"
 
 #include <chrono>
+#include <ctime>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 namespace oidcgw {
 
+struct CertificateInfo {
+    std::string file;
+    std::string subject;
+    std::vector<std::string> sans;
+    std::time_t not_after = 0;
+};
+
+struct ReloadRecord {
+    std::time_t time = 0;  // 0: no reload yet
+    bool ok = true;
+    std::string error;
+};
+
 class Gateway {
   public:
-    Gateway(Config config, Logger& logger);
+    explicit Gateway(Logger& logger);
     ~Gateway();
     Gateway(const Gateway&) = delete;
     Gateway& operator=(const Gateway&) = delete;
 
     // Builds TLS, loads the cache, opens every listener, then starts the threads. On failure
     // nothing is left running and *error says why.
-    bool start(std::string* error);
+    bool start(Config config, std::string* error);
+
+    // SIGHUP: re-reads the configuration file and everything it names, builds the new state off
+    // to the side, and swaps it in only when all of it is valid. On failure nothing changes.
+    bool reload(std::string* error);
+    bool reload_with(Config config, std::string* error);
 
     // Graceful: stop accepting, finish requests in flight, stop fetching; returns when every
     // thread has ended (at most about drain_timeout plus one upstream transfer abort).
     void stop(std::chrono::milliseconds drain_timeout);
+
+    std::chrono::milliseconds shutdown_timeout() const;
+    std::string render_metrics() const;
+    std::string render_status() const;
 
   private:
     struct Worker {
@@ -42,19 +68,35 @@ class Gateway {
         std::thread thread;
     };
 
-    std::shared_ptr<const Publication> initial_publication();
+    std::shared_ptr<const Config> current_config() const;
+    std::shared_ptr<const IssuerPublication> load_cached(const IssuerConfig& issuer,
+                                                         const Config& config);
+    std::vector<CertificateInfo> describe_certificates(const Config& config) const;
+    using IssuerTls = std::vector<std::optional<UpstreamTlsMaterial>>;  // one per issuer
+    static bool load_issuer_tls(const Config& config, IssuerTls* loaded, std::string* error);
+    void start_refresher(const IssuerConfig& issuer, const std::optional<UpstreamTlsMaterial>& tls,
+                         const Config& config);
+    void register_collectors();
+    void record_reload(bool ok, const std::string& error);
 
-    Config config_;
     Logger& logger_;
-    DocumentCache cache_;
+    MetricsRegistry metrics_;
+    std::time_t started_at_ = 0;
+
+    mutable std::mutex state_mutex_;  // guards the members read by the health thread
+    std::shared_ptr<const Config> config_;
+    std::vector<CertificateInfo> certificates_;
+    ReloadRecord last_reload_;
+
     SharedSslCtx tls_;
     std::unique_ptr<PublishedSnapshot> snapshot_;
-    std::unique_ptr<IssuerStatusBoard> status_;
+    IssuerStatusBoard status_;
     std::vector<Worker> workers_;
     std::unique_ptr<HealthRequestHandler> health_handler_;
     std::unique_ptr<ServerLoop> health_loop_;
     std::thread health_thread_;
     std::vector<std::unique_ptr<IssuerRefresher>> refreshers_;
+    bool started_ = false;
     bool stopped_ = false;
 };
 

@@ -8,6 +8,7 @@
 #include "document_cache.h"
 #include "issuer_status.h"
 #include "logger.h"
+#include "metrics.h"
 #include "published_snapshot.h"
 #include "upstream_client.h"
 
@@ -24,43 +25,62 @@ struct RefreshSettings {
     std::chrono::milliseconds upstream_timeout{10'000};
     std::size_t max_document_bytes = 1024 * 1024;
     std::chrono::seconds max_age{300};
+
+    bool operator==(const RefreshSettings&) const = default;
 };
 
 RefreshSettings refresh_settings_from(const Config& config);
 
+// Whether two issuer configurations fetch the same way (a reload keeps such a refresher).
+bool same_fetching(const IssuerConfig& a, const IssuerConfig& b);
+
+// The shared objects a refresher reports to; they outlive every refresher.
+struct RefreshContext {
+    PublishedSnapshot& snapshot;
+    IssuerStatusBoard& status;
+    Logger& logger;
+    MetricsRegistry& metrics;
+};
+
 class IssuerRefresher {
   public:
-    IssuerRefresher(std::size_t status_index, IssuerConfig issuer, RefreshSettings settings,
-                    PublishedSnapshot& snapshot, const DocumentCache& cache,
-                    IssuerStatusBoard& status, Logger& logger);
+    IssuerRefresher(IssuerConfig issuer, std::optional<UpstreamTlsMaterial> tls,
+                    RefreshSettings settings, DocumentCache cache, RefreshContext context);
     ~IssuerRefresher();
     IssuerRefresher(const IssuerRefresher&) = delete;
     IssuerRefresher& operator=(const IssuerRefresher&) = delete;
 
-    void start();  // first round at once, then every refresh_interval
-    void stop();   // aborts a transfer in flight and joins; idempotent
+    void start();         // first round at once, then every refresh_interval
+    void request_stop();  // asks the thread to end (aborting a transfer in flight); no wait
+    void stop();          // request_stop, then join; idempotent
 
     // One round over the upstreams (what the thread runs). True when a valid pair was fetched.
     bool refresh_once();
 
+    const IssuerConfig& issuer() const { return issuer_; }
+    const std::optional<UpstreamTlsMaterial>& tls() const { return tls_; }
+    const RefreshSettings& settings() const { return settings_; }
+    const DocumentCache& cache() const { return cache_; }
+
   private:
     struct PairAttempt {
         std::optional<AcceptedDocuments> documents;
-        std::string failure;  // when !documents: "<document>: <reason>"
+        std::string failure;  // when !documents: "<document> ...: <reason>"
     };
 
     void run();
     PairAttempt fetch_pair(const UpstreamUrl& upstream);
+    FetchResult fetch(const UpstreamUrl& upstream, std::string_view path, const char* document);
+    void record_upstream(const UpstreamUrl& upstream, const std::string& result,
+                         const std::string& detail, std::chrono::milliseconds elapsed);
     void publish(AcceptedDocuments documents, const UpstreamUrl& upstream);
     std::chrono::milliseconds jittered_interval();
 
-    std::size_t status_index_;
     IssuerConfig issuer_;
+    std::optional<UpstreamTlsMaterial> tls_;
     RefreshSettings settings_;
-    PublishedSnapshot& snapshot_;
-    const DocumentCache& cache_;
-    IssuerStatusBoard& status_;
-    Logger& logger_;
+    DocumentCache cache_;
+    RefreshContext context_;
     UpstreamClient client_;
     std::size_t preferred_upstream_ = 0;  // the last one that answered well is asked first
     std::mt19937_64 random_;

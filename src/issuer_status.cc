@@ -2,17 +2,26 @@
 
 namespace oidcgw {
 
-IssuerStatusBoard::IssuerStatusBoard(const std::vector<std::string>& issuers) {
+void IssuerStatusBoard::set_issuers(const std::vector<std::string>& issuers) {
+    std::lock_guard lock(mutex_);
+    std::vector<IssuerStatus> next;
     for (const std::string& issuer : issuers) {
-        IssuerStatus status;
-        status.issuer = issuer;
-        statuses_.push_back(std::move(status));
+        IssuerStatus entry;
+        entry.issuer = issuer;
+        for (IssuerStatus& existing : statuses_) {
+            if (existing.issuer == issuer) entry = std::move(existing);
+        }
+        next.push_back(std::move(entry));
     }
+    statuses_ = std::move(next);
 }
 
-IssuerStatus IssuerStatusBoard::get(std::size_t index) const {
+std::optional<IssuerStatus> IssuerStatusBoard::get(const std::string& issuer) const {
     std::lock_guard lock(mutex_);
-    return statuses_.at(index);
+    for (const IssuerStatus& status : statuses_) {
+        if (status.issuer == issuer) return status;
+    }
+    return std::nullopt;
 }
 
 std::vector<IssuerStatus> IssuerStatusBoard::all() const {

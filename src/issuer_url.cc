@@ -269,7 +269,10 @@ bool host_matches_issuer(const IssuerUrl& issuer, std::string_view host_header) 
 std::string UpstreamUrl::url_for(std::string_view path) const {
     std::string url = https ? "https://" : "http://";
     if (host.find(':') != std::string::npos) {
-        url += "[" + host + "]";
+        // Appended piecewise: `"[" + host + "]"` trips GCC 12's -Wrestrict false positive at -O3.
+        url += '[';
+        url += host;
+        url += ']';
     } else {
         url += host;
     }

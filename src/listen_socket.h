@@ -19,3 +19,30 @@ int open_listen_socket(const ListenAddress& address, const ListenSocketOptions& 
                        std::string* error);
 
 }  // namespace oidcgw
+
+namespace oidcgw {
+
+// A descriptor closed on destruction unless released; carries listening sockets from the thread
+// that opens them to the loop that adopts them.
+class UniqueFd {
+  public:
+    UniqueFd() = default;
+    explicit UniqueFd(int fd) : fd_(fd) {}
+    UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
+    UniqueFd& operator=(UniqueFd&& other) noexcept;
+    UniqueFd(const UniqueFd&) = delete;
+    UniqueFd& operator=(const UniqueFd&) = delete;
+    ~UniqueFd();
+
+    int get() const { return fd_; }
+    int release() {
+        const int fd = fd_;
+        fd_ = -1;
+        return fd;
+    }
+
+  private:
+    int fd_ = -1;
+};
+
+}  // namespace oidcgw

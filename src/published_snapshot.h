@@ -43,6 +43,9 @@ class PublishedSnapshot {
             return *cached_;
         }
 
+        // The generation of the publication current() last returned.
+        std::uint64_t generation() const { return seen_generation_; }
+
       private:
         const PublishedSnapshot& source_;
         std::uint64_t seen_generation_ = 0;

@@ -4,34 +4,71 @@
 #include "public_responder.h"
 
 namespace oidcgw {
+namespace {
+
+enum Document { kNone = 0, kDiscovery = 1, kJwks = 2 };
+
+constexpr std::string_view kDocumentLabels[] = {"none", "discovery", "jwks"};
+
+}  // namespace
+
+void PublicRequestHandler::count(const IssuerSlot* slot, int document, int status) {
+    if (reader_.generation() != counters_generation_) {
+        counters_.clear();
+        counters_generation_ = reader_.generation();
+    }
+    const CounterKey key{slot, document, status};
+    auto found = counters_.find(key);
+    if (found == counters_.end()) {
+        Counter& counter =
+            metrics_.counter("oidc_gateway_requests_total",
+                             "Public requests answered, by issuer, document and status.",
+                             {{"issuer", slot != nullptr ? slot->issuer.text : std::string()},
+                              {"document", std::string(kDocumentLabels[document])},
+                              {"status", std::to_string(status)}});
+        found = counters_.emplace(key, &counter).first;
+    }
+    found->second->increment();
+}
 
 bool PublicRequestHandler::respond(const Request& request, std::string_view date,
                                    std::string& out) {
-    return respond_to_public_request(reader_.current(), request, date, out);
+    PublicResponseInfo info;
+    const Publication& publication = reader_.current();
+    const bool keep_alive = respond_to_public_request(publication, request, date, out, &info);
+    int document = kNone;
+    if (info.route == RouteKind::Discovery) {
+        document = kDiscovery;
+    } else if (info.route == RouteKind::Jwks) {
+        document = kJwks;
+    } else if (info.route == RouteKind::NotReady) {
+        document = request.path == info.slot->discovery_path ? kDiscovery : kJwks;
+    }
+    count(info.slot, document, info.status);
+    return keep_alive;
 }
 
 void PublicRequestHandler::respond_to_parse_error(int status, std::string_view date,
                                                   std::string& out) {
     respond_to_public_parse_error(status, date, out);
+    reader_.current();  // keeps the counter cache's generation in step
+    count(nullptr, kNone, status);
 }
 
 bool HealthRequestHandler::ready(std::string* explanation) const {
     const auto publication = snapshot_.load();
-    const auto statuses = status_.all();
     bool all_ready = true;
     std::string text;
-    for (std::size_t i = 0; i < publication->issuers.size(); ++i) {
-        const IssuerSlot& slot = publication->issuers[i];
+    for (const IssuerSlot& slot : publication->issuers) {
         if (slot.published) {
             text += "ok: " + slot.issuer.text + "\n";
             continue;
         }
         all_ready = false;
         text += "not ready: " + slot.issuer.text + ": no validated documents yet";
-        for (const IssuerStatus& status : statuses) {
-            if (status.issuer == slot.issuer.text && !status.last_error.empty()) {
-                text += " (last error: " + status.last_error + ")";
-            }
+        const auto status = status_.get(slot.issuer.text);
+        if (status && !status->last_error.empty()) {
+            text += " (last error: " + status->last_error + ")";
         }
         text += "\n";
     }
@@ -45,8 +82,11 @@ bool HealthRequestHandler::respond(const Request& request, std::string_view date
     response.keep_alive = request.keep_alive;
     response.http10_keep_alive = request.version == HttpVersion::Http10;
     response.include_body = request.method != Method::Head;
+    const bool known = request.path == "/healthz" || request.path == "/readyz" ||
+                       (request.path == "/metrics" && renderers_.metrics) ||
+                       (request.path == "/status" && renderers_.status);
     std::string body;
-    if (request.path != "/healthz" && request.path != "/readyz") {
+    if (!known) {
         response.status = 404;
         body = "Not Found\n";
     } else if (request.method != Method::Get && request.method != Method::Head) {
@@ -56,8 +96,16 @@ bool HealthRequestHandler::respond(const Request& request, std::string_view date
     } else if (request.path == "/healthz") {
         response.status = 200;
         body = "ok\n";
-    } else {
+    } else if (request.path == "/readyz") {
         response.status = ready(&body) ? 200 : 503;
+    } else if (request.path == "/metrics") {
+        response.status = 200;
+        response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        body = renderers_.metrics();
+    } else {
+        response.status = 200;
+        response.content_type = "application/json";
+        body = renderers_.status();
     }
     if (response.status >= 400 && response.status != 503) response.keep_alive = false;
     response.body = body;

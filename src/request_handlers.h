@@ -2,37 +2,70 @@
 #pragma once
 
 #include "issuer_status.h"
+#include "metrics.h"
 #include "published_snapshot.h"
 #include "server_loop.h"
 
+#include <functional>
+#include <tuple>
+#include <unordered_map>
+
 namespace oidcgw {
 
-// One per worker: it keeps the worker's own view of the published snapshot.
+// One per worker: it keeps the worker's own view of the published snapshot and its own cache of
+// request counters, so counting a request is a hash lookup and a relaxed atomic add.
 class PublicRequestHandler final : public RequestHandler {
   public:
-    explicit PublicRequestHandler(const PublishedSnapshot& snapshot) : reader_(snapshot) {}
+    PublicRequestHandler(const PublishedSnapshot& snapshot, MetricsRegistry& metrics)
+        : reader_(snapshot), metrics_(metrics) {}
     bool respond(const Request& request, std::string_view date, std::string& out) override;
     void respond_to_parse_error(int status, std::string_view date, std::string& out) override;
 
   private:
+    struct CounterKey {
+        const IssuerSlot* slot;
+        int document;
+        int status;
+        bool operator==(const CounterKey&) const = default;
+    };
+    struct CounterKeyHash {
+        std::size_t operator()(const CounterKey& key) const noexcept {
+            return std::hash<const void*>()(key.slot) ^
+                   (static_cast<std::size_t>(key.document) << 20) ^
+                   static_cast<std::size_t>(key.status);
+        }
+    };
+    void count(const IssuerSlot* slot, int document, int status);
+
     PublishedSnapshot::Reader reader_;
+    MetricsRegistry& metrics_;
+    std::uint64_t counters_generation_ = 0;  // slot pointers are valid for one publication
+    std::unordered_map<CounterKey, Counter*, CounterKeyHash> counters_;
 };
 
-// GET/HEAD /healthz: 200 while the process runs. GET/HEAD /readyz: 200 when every issuer has a
-// validated pair (from an upstream or the disk cache), else 503 naming what is missing.
+// GET/HEAD /healthz: 200 while the process runs. /readyz: 200 when every issuer has a validated
+// pair (from an upstream or the disk cache), else 503 naming what is missing. /metrics and
+// /status: whatever the gateway's renderers produce.
 class HealthRequestHandler final : public RequestHandler {
   public:
-    HealthRequestHandler(const PublishedSnapshot& snapshot, const IssuerStatusBoard& status)
-        : snapshot_(snapshot), status_(status) {}
+    struct Renderers {
+        std::function<std::string()> metrics;  // Prometheus text
+        std::function<std::string()> status;   // JSON
+    };
+
+    HealthRequestHandler(const PublishedSnapshot& snapshot, const IssuerStatusBoard& status,
+                         Renderers renderers = {})
+        : snapshot_(snapshot), status_(status), renderers_(std::move(renderers)) {}
     bool respond(const Request& request, std::string_view date, std::string& out) override;
     void respond_to_parse_error(int status, std::string_view date, std::string& out) override;
 
-    // The /readyz verdict and its text (also used by tests).
+    // The /readyz verdict and its text.
     bool ready(std::string* explanation) const;
 
   private:
     const PublishedSnapshot& snapshot_;
     const IssuerStatusBoard& status_;
+    Renderers renderers_;
 };
 
 }  // namespace oidcgw

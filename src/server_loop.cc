@@ -29,6 +29,7 @@ timeval to_timeval(std::chrono::milliseconds duration) {
 
 struct ServerLoop::Listener {
     ServerLoop* loop = nullptr;
+    std::string key;
     EvConnListenerPtr listener;
     SharedSslCtx tls;
     RequestHandler* handler = nullptr;
@@ -71,16 +72,18 @@ bool enable_libevent_threads() {
 }  // namespace
 
 ServerLoop::ServerLoop(std::string name, ConnectionDeadlines deadlines, RequestLimits limits,
-                       Logger& logger)
+                       Logger& logger, LoopCounters counters)
     : name_((enable_libevent_threads(), std::move(name))),
       deadlines_(deadlines),
       limits_(limits),
       logger_(logger),
       base_(event_base_new()),
-      read_scratch_(kReadScratchBytes) {
+      read_scratch_(kReadScratchBytes),
+      counters_(counters) {
     if (!base_) throw std::runtime_error("libevent: cannot create an event base");
     stop_event_.reset(event_new(base_.get(), -1, 0, &ServerLoop::on_stop, this));
     drain_timer_.reset(evtimer_new(base_.get(), &ServerLoop::on_drain_timeout, this));
+    posted_event_.reset(event_new(base_.get(), -1, 0, &ServerLoop::on_posted, this));
 }
 
 ServerLoop::~ServerLoop() {
@@ -89,10 +92,11 @@ ServerLoop::~ServerLoop() {
     listeners_.clear();
 }
 
-bool ServerLoop::add_listener(int fd, SharedSslCtx tls, RequestHandler* handler,
-                              std::string* error) {
+bool ServerLoop::add_listener(const std::string& key, int fd, SharedSslCtx tls,
+                              RequestHandler* handler, std::string* error) {
     auto listener = std::make_unique<Listener>();
     listener->loop = this;
+    listener->key = key;
     listener->tls = std::move(tls);
     listener->handler = handler;
     listener->listener.reset(evconnlistener_new(base_.get(), &ServerLoop::on_accept, listener.get(),
@@ -108,6 +112,41 @@ bool ServerLoop::add_listener(int fd, SharedSslCtx tls, RequestHandler* handler,
         evtimer_new(base_.get(), &ServerLoop::on_resume_accepting, listener.get()));
     listeners_.push_back(std::move(listener));
     return true;
+}
+
+void ServerLoop::remove_listener(const std::string& key) {
+    std::erase_if(listeners_,
+                  [&](const std::unique_ptr<Listener>& listener) { return listener->key == key; });
+}
+
+void ServerLoop::replace_tls_context(const SharedSslCtx& tls) {
+    for (auto& listener : listeners_) {
+        if (listener->tls) listener->tls = tls;
+    }
+}
+
+std::vector<std::string> ServerLoop::listener_keys() const {
+    std::vector<std::string> keys;
+    for (const auto& listener : listeners_) keys.push_back(listener->key);
+    return keys;
+}
+
+void ServerLoop::post(std::function<void()> task) {
+    {
+        std::lock_guard lock(posted_mutex_);
+        posted_.push_back(std::move(task));
+    }
+    event_active(posted_event_.get(), EV_READ, 0);
+}
+
+void ServerLoop::on_posted(evutil_socket_t, short, void* arg) {
+    auto* loop = static_cast<ServerLoop*>(arg);
+    std::vector<std::function<void()>> tasks;
+    {
+        std::lock_guard lock(loop->posted_mutex_);
+        tasks.swap(loop->posted_);
+    }
+    for (auto& task : tasks) task();
 }
 
 void ServerLoop::run() {
@@ -199,7 +238,7 @@ void ServerLoop::accept_connection(Listener& listener, evutil_socket_t fd) {
         connection.ssl.reset(SSL_new(listener.tls.get()));
         if (!connection.ssl || SSL_set_fd(connection.ssl.get(), fd) != 1) {
             // Never fall back to plain text on the TLS port.
-            ++handshake_failures_;
+            count_handshake_failure();
             ::close(fd);
             return;
         }
@@ -215,6 +254,7 @@ void ServerLoop::accept_connection(Listener& listener, evutil_socket_t fd) {
         ::close(fd);
         return;
     }
+    if (counters_.connections_accepted != nullptr) counters_.connections_accepted->increment();
     connections_.push_front(std::move(owned));
     connection.position = connections_.begin();
     ++open_connections_;
@@ -228,6 +268,10 @@ void ServerLoop::accept_connection(Listener& listener, evutil_socket_t fd) {
     read_requests(connection);
 }
 
+void ServerLoop::count_handshake_failure() {
+    if (counters_.handshake_failures != nullptr) counters_.handshake_failures->increment();
+}
+
 void ServerLoop::arm_deadline(Connection& connection, std::chrono::milliseconds after) {
     const timeval tv = to_timeval(after);
     evtimer_add(connection.deadline.get(), &tv);
@@ -236,7 +280,7 @@ void ServerLoop::arm_deadline(Connection& connection, std::chrono::milliseconds 
 void ServerLoop::on_deadline(evutil_socket_t, short, void* arg) {
     auto* connection = static_cast<Connection*>(arg);
     ServerLoop* loop = connection->loop;
-    if (connection->phase == Connection::Phase::Handshake) ++loop->handshake_failures_;
+    if (connection->phase == Connection::Phase::Handshake) loop->count_handshake_failure();
     loop->close_connection(*connection);
 }
 
@@ -266,7 +310,7 @@ bool ServerLoop::continue_handshake(Connection& connection) {
         want_write(connection);
         return false;
     }
-    ++handshake_failures_;
+    count_handshake_failure();
     ERR_clear_error();
     close_connection(connection);
     return false;

@@ -6,14 +6,17 @@
 #include "http_date.h"
 #include "http_request.h"
 #include "logger.h"
+#include "metrics.h"
 #include "raii.h"
 #include "tls_server_context.h"
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,17 +42,34 @@ struct ConnectionDeadlines {
     std::chrono::milliseconds linger{2'000};            // discarding input after the last response
 };
 
+// Counters shared by every loop of one side (owned by the metrics registry); may be null.
+struct LoopCounters {
+    Counter* connections_accepted = nullptr;
+    Counter* handshake_failures = nullptr;
+};
+
 class ServerLoop {
   public:
     ServerLoop(std::string name, ConnectionDeadlines deadlines, RequestLimits limits,
-               Logger& logger);
+               Logger& logger, LoopCounters counters = {});
     ~ServerLoop();
     ServerLoop(const ServerLoop&) = delete;
     ServerLoop& operator=(const ServerLoop&) = delete;
 
-    // Takes ownership of a listening socket. `tls` null means plain HTTP (the health side).
-    // `handler` must outlive the loop.
-    bool add_listener(int fd, SharedSslCtx tls, RequestHandler* handler, std::string* error);
+    // Takes ownership of a listening socket, known afterwards by `key` (its address). `tls` null
+    // means plain HTTP (the health side). `handler` must outlive the loop. Call before run() or,
+    // once running, only on the loop's thread (through post()).
+    bool add_listener(const std::string& key, int fd, SharedSslCtx tls, RequestHandler* handler,
+                      std::string* error);
+    // Closes the listener known by `key`; its established connections carry on. Loop thread.
+    void remove_listener(const std::string& key);
+    // New connections on every TLS listener use `tls` from now on; connections already made keep
+    // the context they started with (their SSL holds a reference). Loop thread.
+    void replace_tls_context(const SharedSslCtx& tls);
+    std::vector<std::string> listener_keys() const;  // loop thread (or before run)
+
+    // From any thread: runs `task` on the loop's thread at its next pass.
+    void post(std::function<void()> task);
 
     // Runs on the calling thread until a stop has drained (or its drain timeout passed).
     void run();
@@ -60,7 +80,6 @@ class ServerLoop {
     void request_stop(std::chrono::milliseconds drain_timeout);
 
     std::size_t open_connections() const { return open_connections_.load(); }
-    std::uint64_t handshake_failures() const { return handshake_failures_.load(); }
 
   private:
     struct Listener;
@@ -75,6 +94,7 @@ class ServerLoop {
     static void on_deadline(evutil_socket_t, short, void* arg);
     static void on_stop(evutil_socket_t, short, void* arg);
     static void on_drain_timeout(evutil_socket_t, short, void* arg);
+    static void on_posted(evutil_socket_t, short, void* arg);
 
     void accept_connection(Listener& listener, evutil_socket_t fd);
     bool continue_handshake(Connection& connection);
@@ -92,6 +112,7 @@ class ServerLoop {
     void close_connection(Connection& connection);
     bool connection_is_idle(const Connection& connection) const;
     void stop_now();
+    void count_handshake_failure();
 
     std::string name_;
     ConnectionDeadlines deadlines_;
@@ -100,6 +121,9 @@ class ServerLoop {
     EventBasePtr base_;
     EventPtr stop_event_;
     EventPtr drain_timer_;
+    EventPtr posted_event_;
+    std::mutex posted_mutex_;
+    std::vector<std::function<void()>> posted_;
     std::atomic<long long> drain_timeout_ms_{0};
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::list<std::unique_ptr<Connection>> connections_;
@@ -108,7 +132,7 @@ class ServerLoop {
     std::vector<char> read_scratch_;
     std::string output_scratch_;
     std::atomic<std::size_t> open_connections_{0};
-    std::atomic<std::uint64_t> handshake_failures_{0};
+    LoopCounters counters_;
 };
 
 }  // namespace oidcgw

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <fstream>
+#include <sstream>
 
 namespace oidcgw {
 namespace {
@@ -97,6 +99,29 @@ std::string bracketed(const std::string& host) {
 
 }  // namespace
 
+std::optional<UpstreamTlsMaterial> load_upstream_tls(const UpstreamTls& tls, std::string* error) {
+    UpstreamTlsMaterial material;
+    material.server_name = tls.server_name;
+    const auto read = [&](const std::string& path, const char* key, std::string* out) {
+        if (path.empty()) return true;
+        std::ifstream in(path, std::ios::binary);
+        std::ostringstream content;
+        if (in) content << in.rdbuf();
+        if (!in || in.bad()) {
+            *error = std::string(key) + ": cannot read \"" + path + "\"";
+            return false;
+        }
+        *out = content.str();
+        return true;
+    };
+    if (!read(tls.ca, "ca", &material.ca_pem) ||
+        !read(tls.certificate, "certificate", &material.certificate_pem) ||
+        !read(tls.private_key, "private_key", &material.private_key_pem)) {
+        return std::nullopt;
+    }
+    return material;
+}
+
 UpstreamClient::UpstreamClient(UpstreamClientSettings settings)
     : settings_(std::move(settings)), handle_(curl_easy_init()) {}
 
@@ -113,7 +138,7 @@ FetchResult UpstreamClient::get(const UpstreamUrl& upstream, std::string_view pa
     // reuses the discovery fetch's TLS connection.
     curl_easy_reset(curl);
 
-    const UpstreamTls* tls = settings_.tls ? &*settings_.tls : nullptr;
+    const UpstreamTlsMaterial* tls = settings_.tls ? &*settings_.tls : nullptr;
     std::string url = upstream.url_for(path);
     std::string connect_to;
     if (upstream.https && tls != nullptr && !tls->server_name.empty()) {
@@ -157,11 +182,22 @@ FetchResult UpstreamClient::get(const UpstreamUrl& upstream, std::string_view pa
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(curl, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
+    // Blobs are copied by libcurl (CURL_BLOB_COPY); the PEM text never goes back to disk.
+    const auto blob = [](const std::string& pem) {
+        return curl_blob{const_cast<char*>(pem.data()), pem.size(), CURL_BLOB_COPY};
+    };
     if (tls != nullptr) {
-        if (!tls->ca.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, tls->ca.c_str());
-        if (!tls->certificate.empty()) {
-            curl_easy_setopt(curl, CURLOPT_SSLCERT, tls->certificate.c_str());
-            curl_easy_setopt(curl, CURLOPT_SSLKEY, tls->private_key.c_str());
+        if (!tls->ca_pem.empty()) {
+            curl_blob ca = blob(tls->ca_pem);
+            curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &ca);
+        }
+        if (!tls->certificate_pem.empty()) {
+            curl_blob certificate = blob(tls->certificate_pem);
+            curl_blob key = blob(tls->private_key_pem);
+            curl_easy_setopt(curl, CURLOPT_SSLCERTTYPE, "PEM");
+            curl_easy_setopt(curl, CURLOPT_SSLCERT_BLOB, &certificate);
+            curl_easy_setopt(curl, CURLOPT_SSLKEYTYPE, "PEM");
+            curl_easy_setopt(curl, CURLOPT_SSLKEY_BLOB, &key);
         }
     }
     char error_buffer[CURL_ERROR_SIZE] = {0};

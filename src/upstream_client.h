@@ -24,8 +24,24 @@ struct FetchResult {
     std::chrono::milliseconds elapsed{0};
 };
 
+// The upstream TLS files, read into memory when the configuration is (re)loaded: libcurl would
+// otherwise reopen them for every connection, after privileges were dropped and outside the
+// transactional reload.
+struct UpstreamTlsMaterial {
+    std::string ca_pem;           // empty: the system store
+    std::string certificate_pem;  // empty: no client certificate
+    std::string private_key_pem;
+    std::string server_name;
+
+    bool operator==(const UpstreamTlsMaterial&) const = default;
+};
+
+// Reads the files `tls` names; nullopt with *error naming the config key (relative to
+// upstream_tls) when one cannot be read.
+std::optional<UpstreamTlsMaterial> load_upstream_tls(const UpstreamTls& tls, std::string* error);
+
 struct UpstreamClientSettings {
-    std::optional<UpstreamTls> tls;
+    std::optional<UpstreamTlsMaterial> tls;
     std::chrono::milliseconds timeout{10'000};
     std::size_t max_body_bytes = 1024 * 1024;
 };

@@ -195,27 +195,30 @@ bool HttpResponse::has_header(const std::string& name) const {
     return headers.count(name) > 0;
 }
 
-HttpResponse http_request(const std::string& url, const HttpRequestOptions& options) {
+namespace {
+
+// Runs one request on `handle` (fresh or reused) with `options`.
+HttpResponse perform(CURL* handle, const std::string& url, const HttpRequestOptions& options) {
     HttpResponse response;
-    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
     curl_slist* headers = nullptr;
-    for (const std::string& header : options.headers)
+    for (const std::string& header : options.headers) {
         headers = curl_slist_append(headers, header.c_str());
+    }
     std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_list(headers,
                                                                             curl_slist_free_all);
     curl_slist* resolve = nullptr;
     if (!options.resolve.empty()) resolve = curl_slist_append(nullptr, options.resolve.c_str());
     std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> resolve_list(resolve,
                                                                              curl_slist_free_all);
-    CURL* handle = curl.get();
     curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
     curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(handle, CURLOPT_PATH_AS_IS, 1L);  // send "..", "//" as written
     curl_easy_setopt(handle, CURLOPT_PROXY, "");
     curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
     curl_easy_setopt(handle, CURLOPT_HTTPHEADER, header_list.get());
-    if (resolve_list) curl_easy_setopt(handle, CURLOPT_RESOLVE, resolve_list.get());
+    curl_easy_setopt(handle, CURLOPT_RESOLVE, resolve_list.get());
     if (!options.ca_file.empty()) curl_easy_setopt(handle, CURLOPT_CAINFO, options.ca_file.c_str());
+    if (options.capture_certificate) curl_easy_setopt(handle, CURLOPT_CERTINFO, 1L);
     if (options.method == "HEAD") {
         curl_easy_setopt(handle, CURLOPT_NOBODY, 1L);
     } else if (options.method != "GET") {
@@ -226,13 +229,46 @@ HttpResponse http_request(const std::string& url, const HttpRequestOptions& opti
     curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, collect_header);
     curl_easy_setopt(handle, CURLOPT_HEADERDATA, &response);
     const CURLcode code = curl_easy_perform(handle);
+    curl_easy_setopt(handle, CURLOPT_HTTPHEADER, nullptr);
+    curl_easy_setopt(handle, CURLOPT_RESOLVE, nullptr);
     if (code != CURLE_OK) {
         response.error = curl_easy_strerror(code);
         response.status = 0;
         return response;
     }
     curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &response.status);
+    long connects = 0;
+    curl_easy_getinfo(handle, CURLINFO_NUM_CONNECTS, &connects);
+    response.new_connection = connects > 0;
+    if (options.capture_certificate) {
+        curl_certinfo* info = nullptr;
+        curl_easy_getinfo(handle, CURLINFO_CERTINFO, &info);
+        if (info != nullptr && info->num_of_certs > 0) {
+            for (curl_slist* item = info->certinfo[0]; item != nullptr; item = item->next) {
+                const std::string line = item->data;
+                if (line.rfind("Subject:", 0) == 0) response.peer_subject = line.substr(8);
+            }
+        }
+    }
     return response;
+}
+
+}  // namespace
+
+HttpResponse http_request(const std::string& url, const HttpRequestOptions& options) {
+    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
+    return perform(curl.get(), url, options);
+}
+
+KeepAliveClient::KeepAliveClient(HttpRequestOptions options)
+    : options_(std::move(options)), handle_(curl_easy_init()) {}
+
+KeepAliveClient::~KeepAliveClient() {
+    curl_easy_cleanup(static_cast<CURL*>(handle_));
+}
+
+HttpResponse KeepAliveClient::get(const std::string& url) {
+    return perform(static_cast<CURL*>(handle_), url, options_);
 }
 
 }  // namespace oidcgw::testing

@@ -55,6 +55,8 @@ struct HttpResponse {
     std::string error;
     std::multimap<std::string, std::string> headers;  // names lowercased
     std::string body;
+    std::string peer_subject;     // the server certificate's subject, when asked for
+    bool new_connection = false;  // a connection was opened for this request
     std::string header(const std::string& name) const;  // first value or ""
     bool has_header(const std::string& name) const;
 };
@@ -65,8 +67,23 @@ struct HttpRequestOptions {
     std::string ca_file;               // verify the server against this CA (https)
     std::string resolve;               // CURLOPT_RESOLVE entry "host:port:127.0.0.1"
     std::chrono::milliseconds timeout{5000};
+    bool capture_certificate = false;  // fill peer_subject
 };
 
 HttpResponse http_request(const std::string& url, const HttpRequestOptions& options = {});
+
+// One libcurl handle kept across requests, so they share a keep-alive connection.
+class KeepAliveClient {
+  public:
+    explicit KeepAliveClient(HttpRequestOptions options);
+    ~KeepAliveClient();
+    KeepAliveClient(const KeepAliveClient&) = delete;
+    KeepAliveClient& operator=(const KeepAliveClient&) = delete;
+    HttpResponse get(const std::string& url);
+
+  private:
+    HttpRequestOptions options_;
+    void* handle_;  // CURL*
+};
 
 }  // namespace oidcgw::testing
