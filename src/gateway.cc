@@ -42,7 +42,7 @@ ListenSocketOptions public_socket_options(const ConnectionDeadlines& deadlines) 
 
 }  // namespace
 
-Gateway::Gateway(Logger& logger) : logger_(logger) {}
+Gateway::Gateway(Logger& logger) : logger_(logger), access_log_(logger) {}
 
 Gateway::~Gateway() {
     stop(std::chrono::milliseconds(0));
@@ -126,6 +126,8 @@ bool Gateway::start(Config initial, std::string* error) {
     for (const std::string& warning : config->warnings) {
         logger_.warn("config_warning", {{"detail", warning}});
     }
+    logger_.configure(config->log_format, config->log_level);
+    access_log_.configure(config->access_log.enabled, config->access_log.max_per_second);
     tls_ = build_public_tls_context(config->certificates, error);
     if (!tls_) return false;
     IssuerTls issuer_tls;
@@ -150,7 +152,7 @@ bool Gateway::start(Config initial, std::string* error) {
     const ListenSocketOptions socket_options = public_socket_options(deadlines);
     for (unsigned w = 0; w < config->resolved_workers(); ++w) {
         Worker worker;
-        worker.handler = std::make_unique<PublicRequestHandler>(*snapshot_, metrics_);
+        worker.handler = std::make_unique<PublicRequestHandler>(*snapshot_, metrics_, access_log_);
         worker.loop = std::make_unique<ServerLoop>("worker-" + std::to_string(w), deadlines, limits,
                                                    logger_, public_counters);
         for (const ListenAddress& address : config->listen) {
@@ -311,6 +313,7 @@ bool Gateway::reload_with(Config next_config, std::string* error) {
                      {{"key", "user"}, {"detail", "the account changes on restart"}});
     }
     logger_.configure(next->log_format, next->log_level);
+    access_log_.configure(next->access_log.enabled, next->access_log.max_per_second);
     tls_ = next_tls;
     for (std::size_t w = 0; w < workers_.size(); ++w) {
         ServerLoop* loop = workers_[w].loop.get();

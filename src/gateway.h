@@ -3,6 +3,7 @@
 // transactional reload that replaces configuration, certificates, listeners and issuers.
 #pragma once
 
+#include "access_log.h"
 #include "config.h"
 #include "document_cache.h"
 #include "issuer_refresher.h"
@@ -81,6 +82,7 @@ class Gateway {
 
     Logger& logger_;
     MetricsRegistry metrics_;
+    AccessLog access_log_;
     std::time_t started_at_ = 0;
 
     mutable std::mutex state_mutex_;  // guards the members read by the health thread

@@ -115,11 +115,15 @@ bool respond_to_public_request(const Publication& publication, const Request& re
         if (!head_only) out += route.document->body;
     }
 
+    std::size_t body_bytes = 0;
     if (status >= 400) {
         append_error(out, status, date, head_only);
         keep_alive = false;
+        if (!head_only) body_bytes = error_body(status).size();
+    } else if (status == 200 && !head_only) {
+        body_bytes = route.document->body.size();
     }
-    if (info != nullptr) *info = {status, route.kind, route.slot};
+    if (info != nullptr) *info = {status, route.kind, route.slot, body_bytes};
     return keep_alive;
 }
 

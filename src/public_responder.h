@@ -14,6 +14,7 @@ struct PublicResponseInfo {
     int status = 0;
     RouteKind route = RouteKind::NotFound;
     const IssuerSlot* slot = nullptr;
+    std::size_t body_bytes = 0;  // body bytes in the response (0 for HEAD, 204, 304)
 };
 
 // Appends the response to `out`; returns whether the connection may stay open.

@@ -32,7 +32,7 @@ void PublicRequestHandler::count(const IssuerSlot* slot, int document, int statu
 }
 
 bool PublicRequestHandler::respond(const Request& request, std::string_view date,
-                                   std::string& out) {
+                                   std::string_view client, std::string& out) {
     PublicResponseInfo info;
     const Publication& publication = reader_.current();
     const bool keep_alive = respond_to_public_request(publication, request, date, out, &info);
@@ -45,6 +45,11 @@ bool PublicRequestHandler::respond(const Request& request, std::string_view date
         document = request.path == info.slot->discovery_path ? kDiscovery : kJwks;
     }
     count(info.slot, document, info.status);
+    if (access_log_.enabled()) {
+        access_log_.record(AccessRecord{
+            client, request.method_token, request.target, info.status, info.body_bytes,
+            info.slot != nullptr ? std::string_view(info.slot->issuer.text) : std::string_view()});
+    }
     return keep_alive;
 }
 
@@ -76,7 +81,7 @@ bool HealthRequestHandler::ready(std::string* explanation) const {
     return all_ready;
 }
 
-bool HealthRequestHandler::respond(const Request& request, std::string_view date,
+bool HealthRequestHandler::respond(const Request& request, std::string_view date, std::string_view,
                                    std::string& out) {
     SimpleResponse response;
     response.keep_alive = request.keep_alive;

@@ -1,6 +1,7 @@
 // The two things a listener can serve: the public documents, or the private health endpoints.
 #pragma once
 
+#include "access_log.h"
 #include "issuer_status.h"
 #include "metrics.h"
 #include "published_snapshot.h"
@@ -16,9 +17,11 @@ namespace oidcgw {
 // request counters, so counting a request is a hash lookup and a relaxed atomic add.
 class PublicRequestHandler final : public RequestHandler {
   public:
-    PublicRequestHandler(const PublishedSnapshot& snapshot, MetricsRegistry& metrics)
-        : reader_(snapshot), metrics_(metrics) {}
-    bool respond(const Request& request, std::string_view date, std::string& out) override;
+    PublicRequestHandler(const PublishedSnapshot& snapshot, MetricsRegistry& metrics,
+                         AccessLog& access_log)
+        : reader_(snapshot), metrics_(metrics), access_log_(access_log) {}
+    bool respond(const Request& request, std::string_view date, std::string_view client,
+                 std::string& out) override;
     void respond_to_parse_error(int status, std::string_view date, std::string& out) override;
 
   private:
@@ -39,6 +42,7 @@ class PublicRequestHandler final : public RequestHandler {
 
     PublishedSnapshot::Reader reader_;
     MetricsRegistry& metrics_;
+    AccessLog& access_log_;
     std::uint64_t counters_generation_ = 0;  // slot pointers are valid for one publication
     std::unordered_map<CounterKey, Counter*, CounterKeyHash> counters_;
 };
@@ -56,7 +60,8 @@ class HealthRequestHandler final : public RequestHandler {
     HealthRequestHandler(const PublishedSnapshot& snapshot, const IssuerStatusBoard& status,
                          Renderers renderers = {})
         : snapshot_(snapshot), status_(status), renderers_(std::move(renderers)) {}
-    bool respond(const Request& request, std::string_view date, std::string& out) override;
+    bool respond(const Request& request, std::string_view date, std::string_view client,
+                 std::string& out) override;
     void respond_to_parse_error(int status, std::string_view date, std::string& out) override;
 
     // The /readyz verdict and its text.

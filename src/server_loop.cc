@@ -1,5 +1,6 @@
 #include "server_loop.h"
 
+#include <arpa/inet.h>
 #include <event2/thread.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -44,6 +45,7 @@ struct ServerLoop::Connection {
     evutil_socket_t fd = -1;
     SslPtr ssl;  // null on plain-HTTP listeners
     RequestHandler* handler = nullptr;
+    char client[INET6_ADDRSTRLEN] = {0};  // peer address as text, for the access log
     EventPtr read_event;
     EventPtr write_event;
     EventPtr deadline;
@@ -192,9 +194,9 @@ bool ServerLoop::connection_is_idle(const Connection& connection) const {
            connection.input.empty() && !connection.has_pending_output();
 }
 
-void ServerLoop::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg) {
+void ServerLoop::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* address, int, void* arg) {
     auto* listener = static_cast<Listener*>(arg);
-    listener->loop->accept_connection(*listener, fd);
+    listener->loop->accept_connection(*listener, fd, address);
 }
 
 void ServerLoop::on_accept_error(evconnlistener* raw_listener, void* arg) {
@@ -219,7 +221,8 @@ void ServerLoop::on_resume_accepting(evutil_socket_t, short, void* arg) {
     if (listener->listener) evconnlistener_enable(listener->listener.get());
 }
 
-void ServerLoop::accept_connection(Listener& listener, evutil_socket_t fd) {
+void ServerLoop::accept_connection(Listener& listener, evutil_socket_t fd,
+                                   const sockaddr* address) {
     listener.paused_logged = false;
     if (draining_) {
         ::close(fd);
@@ -234,6 +237,13 @@ void ServerLoop::accept_connection(Listener& listener, evutil_socket_t fd) {
     connection.loop = this;
     connection.fd = fd;
     connection.handler = listener.handler;
+    if (address != nullptr && address->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(address)->sin_addr,
+                  connection.client, sizeof connection.client);
+    } else if (address != nullptr && address->sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(address)->sin6_addr,
+                  connection.client, sizeof connection.client);
+    }
     if (listener.tls) {
         connection.ssl.reset(SSL_new(listener.tls.get()));
         if (!connection.ssl || SSL_set_fd(connection.ssl.get(), fd) != 1) {
@@ -468,7 +478,8 @@ bool ServerLoop::process_buffered(Connection& connection, std::string_view buffe
         }
         Request request = parsed.request;
         if (draining_) request.keep_alive = false;
-        const bool keep_alive = connection.handler->respond(request, clock_.now(), output_scratch_);
+        const bool keep_alive =
+            connection.handler->respond(request, clock_.now(), connection.client, output_scratch_);
         *used += parsed.consumed;
         connection.head_started = false;
         if (!keep_alive) {

@@ -28,7 +28,9 @@ class RequestHandler {
   public:
     virtual ~RequestHandler() = default;
     // Appends the complete response to `out`; returns whether the connection may stay open.
-    virtual bool respond(const Request& request, std::string_view date, std::string& out) = 0;
+    // `client` is the peer's address as text (for the access log).
+    virtual bool respond(const Request& request, std::string_view date, std::string_view client,
+                         std::string& out) = 0;
     // Appends the response for a request the parser refused (the connection then closes).
     virtual void respond_to_parse_error(int status, std::string_view date, std::string& out) = 0;
 };
@@ -96,7 +98,7 @@ class ServerLoop {
     static void on_drain_timeout(evutil_socket_t, short, void* arg);
     static void on_posted(evutil_socket_t, short, void* arg);
 
-    void accept_connection(Listener& listener, evutil_socket_t fd);
+    void accept_connection(Listener& listener, evutil_socket_t fd, const sockaddr* address);
     bool continue_handshake(Connection& connection);
     void read_requests(Connection& connection);
     bool handle_input(Connection& connection, std::string_view data);

@@ -304,6 +304,25 @@ TEST_F(OperationsE2E, RejectionsShowInStatusAndMetrics) {
     EXPECT_EQ(get("/.well-known/jwks.json").body, jwks_);
 }
 
+TEST_F(OperationsE2E, AccessLogInLogfmtWhenEnabled) {
+    nlohmann::json config = base_config({nomad_->base_url()});
+    config["log_format"] = "logfmt";
+    config["access_log"] = {{"enabled", true}, {"max_per_second", 1000}};
+    start_gateway_with(config);
+    ASSERT_TRUE(wait_ready()) << gateway_->log();
+    ASSERT_EQ(get("/.well-known/jwks.json?probe=1").status, 200);
+    ASSERT_EQ(get("/not-served").status, 404);
+    ASSERT_TRUE(wait_until([&] { return log_count("event=access") >= 2; }, 5s)) << gateway_->log();
+    const std::string log = gateway_->log();
+    const std::string served = log.substr(log.find("event=access"));
+    EXPECT_NE(served.find("client=127.0.0.1"), std::string::npos) << served;
+    EXPECT_NE(served.find("status=200"), std::string::npos) << served;
+    EXPECT_NE(served.find("path=\"/.well-known/jwks.json?probe=1\""), std::string::npos) << served;
+    EXPECT_NE(served.find("bytes=" + std::to_string(jwks_.size())), std::string::npos) << served;
+    EXPECT_NE(log.find("status=404"), std::string::npos);
+    EXPECT_EQ(log.find("{\"time\""), std::string::npos);  // no JSON lines in logfmt mode
+}
+
 TEST_F(OperationsE2E, SecondSignalStopsAtOnce) {
     start_gateway({nomad_->base_url()});
     ASSERT_TRUE(wait_ready()) << gateway_->log();
