@@ -484,15 +484,36 @@ AccessLogConfig read_access_log(const json& value, const std::string& key) {
     return access_log;
 }
 
+bool read_boolean(const json& value, const std::string& key) {
+    if (!value.is_boolean()) fail(key, "must be true or false, " + found(value));
+    return value.get<bool>();
+}
+
 // ---- The whole file ----------------------------------------------------------------------------
 
 Config read_config(const json& root) {
     if (!root.is_object()) fail("", "the configuration must be a JSON object, " + found(root));
-    const ObjectReader top(
-        root, "",
-        {"listen", "tls", "health_listen", "cache_dir", "refresh_interval", "upstream_timeout",
-         "max_age", "workers", "max_document_bytes", "issuers", "user", "group", "shutdown_timeout",
-         "log_format", "log_level", "access_log"});
+    const ObjectReader top(root, "",
+                           {"listen",
+                            "tls",
+                            "health_listen",
+                            "cache_dir",
+                            "refresh_interval",
+                            "upstream_timeout",
+                            "max_age",
+                            "workers",
+                            "max_document_bytes",
+                            "issuers",
+                            "user",
+                            "group",
+                            "shutdown_timeout",
+                            "log_format",
+                            "log_level",
+                            "access_log",
+                            "watch",
+                            "watch_wait",
+                            "max_stale",
+                            "serve_stale"});
     Config config;
     config.listen = read_listen_list(top.require("listen"), "listen");
     config.certificates = read_tls(top.require("tls"), "tls");
@@ -554,6 +575,21 @@ Config read_config(const json& root) {
     }
     if (const json* value = top.find("access_log")) {
         config.access_log = read_access_log(*value, "access_log");
+    }
+    if (const json* value = top.find("watch")) config.watch = read_boolean(*value, "watch");
+    if (const json* value = top.find("watch_wait")) {
+        config.watch_wait = read_duration(*value, "watch_wait", kSecond, 10 * kMinute);
+    }
+    if (const json* value = top.find("max_stale")) {
+        config.max_stale = read_duration(*value, "max_stale", kSecond, 30 * kDay);
+    }
+    if (const json* value = top.find("serve_stale")) {
+        config.serve_stale = read_boolean(*value, "serve_stale");
+    }
+    if (config.max_stale < config.refresh_interval) {
+        fail("max_stale", "must be at least refresh_interval (" +
+                              format_duration(config.refresh_interval) +
+                              "), or every refresh would already be stale");
     }
     if (config.cache_dir.empty()) {
         config.warnings.push_back(

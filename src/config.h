@@ -66,6 +66,10 @@ struct Config {
     LogFormat log_format = LogFormat::Json;
     LogLevel log_level = LogLevel::Info;
     AccessLogConfig access_log;
+    bool watch = true;  // long-poll the JWKS with Nomad's blocking queries
+    std::chrono::milliseconds watch_wait{300'000};       // the wait= of one blocking query
+    std::chrono::milliseconds max_stale{24 * 3600'000};  // older than this: /readyz 503
+    bool serve_stale = true;            // false: the documents too answer 503 past max_stale
     std::vector<std::string> warnings;  // non-fatal findings, e.g. a plain-http upstream
 
     unsigned resolved_workers() const;

@@ -34,6 +34,19 @@ std::string errno_text() {
     return std::strerror(errno);
 }
 
+std::string sha256_hex(std::string_view text) {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+    unsigned int length = 0;
+    EVP_Digest(text.data(), text.size(), digest.data(), &length, EVP_sha256(), nullptr);
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned int i = 0; i < length; ++i) {
+        out += kHex[digest[i] >> 4];
+        out += kHex[digest[i] & 0xF];
+    }
+    return out;
+}
+
 // Closes a descriptor on every path out of save().
 struct FdCloser {
     int fd;
@@ -68,6 +81,10 @@ bool DocumentCache::save(const IssuerUrl& issuer, const AcceptedDocuments& docum
     record["issuer"] = issuer.text;
     record["discovery"] = documents.discovery_body;
     record["jwks"] = documents.jwks_body;
+    // Checksums catch a record altered on disk (bit rot, a careless edit) even when the altered
+    // document would still pass validation.
+    record["discovery_sha256"] = sha256_hex(documents.discovery_body);
+    record["jwks_sha256"] = sha256_hex(documents.jwks_body);
     record["discovery_modified"] = documents.discovery_modified;
     record["jwks_modified"] = documents.jwks_modified;
     record["confirmed_at"] = documents.confirmed_at;
@@ -151,8 +168,15 @@ std::optional<AcceptedDocuments> DocumentCache::load(const IssuerUrl& issuer,
         *error = path + ": belongs to another issuer";
         return std::nullopt;
     }
-    if (!discovery || !jwks || !discovery_modified || !jwks_modified || !confirmed_at) {
+    const std::string* discovery_sha256 = string_member("discovery_sha256");
+    const std::string* jwks_sha256 = string_member("jwks_sha256");
+    if (!discovery || !jwks || !discovery_modified || !jwks_modified || !confirmed_at ||
+        !discovery_sha256 || !jwks_sha256) {
         *error = path + ": cache record is missing members";
+        return std::nullopt;
+    }
+    if (sha256_hex(*discovery) != *discovery_sha256 || sha256_hex(*jwks) != *jwks_sha256) {
+        *error = path + ": cache record fails its checksum (altered on disk)";
         return std::nullopt;
     }
     Rejection rejection;

@@ -135,9 +135,12 @@ bool Gateway::start(Config initial, std::string* error) {
 
     status_.set_issuers(issuer_names(*config));
     auto publication = std::make_shared<Publication>();
+    publication->max_stale = std::chrono::duration_cast<std::chrono::seconds>(config->max_stale);
+    publication->serve_stale = config->serve_stale;
     for (const IssuerConfig& issuer : config->issuers) {
         IssuerSlot slot(issuer.issuer);
         slot.published = load_cached(issuer, *config);
+        if (slot.published) slot.confirmed_at->store(slot.published->documents.confirmed_at);
         publication->issuers.push_back(std::move(slot));
     }
     snapshot_ = std::make_unique<PublishedSnapshot>(std::move(publication));
@@ -354,15 +357,22 @@ bool Gateway::reload_with(Config next_config, std::string* error) {
     const auto max_age = std::chrono::duration_cast<std::chrono::seconds>(next->max_age);
     snapshot_->update([&](const Publication& current) -> std::shared_ptr<const Publication> {
         auto publication = std::make_shared<Publication>();
+        publication->max_stale = std::chrono::duration_cast<std::chrono::seconds>(next->max_stale);
+        publication->serve_stale = next->serve_stale;
         for (const IssuerConfig& issuer : next->issuers) {
             IssuerSlot slot(issuer.issuer);
             for (const IssuerSlot& existing : current.issuers) {
                 if (existing.issuer.text != issuer.issuer.text || !existing.published) continue;
+                slot.confirmed_at = existing.confirmed_at;  // freshness survives the reload
                 slot.published = max_age_changed ? build_issuer_publication(
                                                        existing.published->documents, max_age)
                                                  : existing.published;
             }
-            if (!slot.published) slot.published = load_cached(issuer, *next);
+            if (!slot.published) {
+                slot.published = load_cached(issuer, *next);
+                if (slot.published)
+                    slot.confirmed_at->store(slot.published->documents.confirmed_at);
+            }
             publication->issuers.push_back(std::move(slot));
         }
         return publication;
@@ -570,7 +580,9 @@ std::string Gateway::render_status() const {
             entry["discovery_etag"] = slot.published->discovery.etag;
             entry["jwks_etag"] = slot.published->jwks.etag;
             entry["jwks_last_modified"] = time_or_null(documents.jwks_modified);
-            entry["confirmed_at"] = time_or_null(documents.confirmed_at);
+            entry["confirmed_at"] =
+                time_or_null(static_cast<std::time_t>(slot.confirmed_at->load()));
+            entry["stale"] = publication->stale(slot, std::time(nullptr));
         }
         if (found != nullptr) {
             entry["source"] = found->source;
@@ -580,6 +592,7 @@ std::string Gateway::render_status() const {
             entry["last_rejection"] = {{"time", time_or_null(found->last_rejection_time)},
                                        {"detail", found->last_rejection}};
             entry["warnings"] = found->warnings;
+            entry["cache_error"] = found->cache_error;
             nlohmann::ordered_json upstreams = nlohmann::ordered_json::object();
             for (const auto& [url, result] : found->upstreams) {
                 upstreams[url] = {{"time", time_or_null(result.time)},

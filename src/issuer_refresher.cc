@@ -1,5 +1,6 @@
 #include "issuer_refresher.h"
 
+#include <algorithm>
 #include <ctime>
 
 namespace oidcgw {
@@ -23,6 +24,8 @@ RefreshSettings refresh_settings_from(const Config& config) {
     settings.upstream_timeout = config.upstream_timeout;
     settings.max_document_bytes = config.max_document_bytes;
     settings.max_age = std::chrono::duration_cast<std::chrono::seconds>(config.max_age);
+    settings.watch = config.watch;
+    settings.watch_wait = config.watch_wait;
     return settings;
 }
 
@@ -43,6 +46,9 @@ IssuerRefresher::IssuerRefresher(IssuerConfig issuer, std::optional<UpstreamTlsM
       cache_(std::move(cache)),
       context_(context),
       client_(UpstreamClientSettings{tls_, settings.upstream_timeout, settings.max_document_bytes}),
+      watch_client_(
+          UpstreamClientSettings{tls_, settings.upstream_timeout, settings.max_document_bytes}),
+      health_(issuer_.upstreams.size()),
       random_(std::random_device{}()) {}
 
 IssuerRefresher::~IssuerRefresher() {
@@ -51,6 +57,7 @@ IssuerRefresher::~IssuerRefresher() {
 
 void IssuerRefresher::start() {
     thread_ = std::thread([this] { run(); });
+    if (settings_.watch) watch_thread_ = std::thread([this] { watch(); });
 }
 
 void IssuerRefresher::request_stop() {
@@ -64,6 +71,21 @@ void IssuerRefresher::request_stop() {
 void IssuerRefresher::stop() {
     request_stop();
     if (thread_.joinable()) thread_.join();
+    if (watch_thread_.joinable()) watch_thread_.join();
+}
+
+void IssuerRefresher::request_refresh(std::size_t upstream_index) {
+    {
+        std::lock_guard lock(wake_mutex_);
+        refresh_requested_ = true;
+        preferred_upstream_ = upstream_index;
+    }
+    wake_.notify_all();
+}
+
+bool IssuerRefresher::sleep_unless_stopping(std::chrono::milliseconds duration) {
+    std::unique_lock lock(wake_mutex_);
+    return !wake_.wait_for(lock, duration, [this] { return stopping_.load(); });
 }
 
 std::chrono::milliseconds IssuerRefresher::jittered_interval() {
@@ -77,8 +99,120 @@ void IssuerRefresher::run() {
     while (!stopping_) {
         refresh_once();
         std::unique_lock lock(wake_mutex_);
-        wake_.wait_for(lock, jittered_interval(), [this] { return stopping_.load(); });
+        wake_.wait_for(lock, jittered_interval(),
+                       [this] { return stopping_.load() || refresh_requested_; });
+        refresh_requested_ = false;
     }
+}
+
+void IssuerRefresher::watch() {
+    using namespace std::chrono;
+    std::uint64_t index = 0;
+    int failures = 0;
+    std::mt19937_64 random(std::random_device{}());
+    const long long wait_seconds =
+        std::max<long long>(1, duration_cast<seconds>(settings_.watch_wait).count());
+    while (!stopping_) {
+        // Where and against what to watch: the JWKS path named by the published discovery
+        // document, and the bytes published now. Nothing published yet: the refresher is busy.
+        std::string path;
+        std::string published_jwks;
+        {
+            const auto publication = context_.snapshot.load();
+            for (const IssuerSlot& slot : publication->issuers) {
+                if (slot.issuer.text == issuer_.issuer.text && slot.published) {
+                    path = slot.published->documents.discovery.jwks_upstream_path;
+                    published_jwks = slot.published->documents.jwks_body;
+                }
+            }
+        }
+        if (path.empty()) {
+            sleep_unless_stopping(seconds(1));
+            continue;
+        }
+        const std::size_t upstream_index = preferred_upstream_.load() % issuer_.upstreams.size();
+        const UpstreamUrl& upstream = issuer_.upstreams[upstream_index];
+        const std::string query = path + "?index=" + std::to_string(index) +
+                                  "&wait=" + std::to_string(wait_seconds) + "s";
+        const auto started = steady_clock::now();
+        FetchResult fetched = watch_client_.get(upstream, query, stopping_,
+                                                settings_.watch_wait + settings_.upstream_timeout);
+        if (stopping_) break;
+        if (!fetched.ok) {
+            // The refresh rounds still poll; the watch retries with capped, jittered backoff.
+            ++failures;
+            index = 0;
+            context_.logger.debug("watch_failed", {{"issuer", issuer_.issuer.text},
+                                                   {"upstream", upstream.text},
+                                                   {"reason", fetched.error_code},
+                                                   {"detail", fetched.error}});
+            const long long backoff_ms =
+                std::min<long long>(60'000, 1000LL << std::min(failures, 6));
+            std::uniform_real_distribution<double> factor(0.5, 1.0);
+            sleep_unless_stopping(milliseconds(
+                static_cast<long long>(static_cast<double>(backoff_ms) * factor(random))));
+            continue;
+        }
+        failures = 0;
+        if (!fetched.nomad_index) {
+            context_.logger.info("watch_unsupported",
+                                 {{"issuer", issuer_.issuer.text},
+                                  {"upstream", upstream.text},
+                                  {"detail", "no X-Nomad-Index: polling every refresh_interval"}});
+            std::unique_lock lock(wake_mutex_);
+            wake_.wait(lock, [this] { return stopping_.load(); });
+            break;
+        }
+        // An index that went backwards (a restored or new cluster) starts the watch afresh.
+        index = *fetched.nomad_index >= index ? *fetched.nomad_index : 0;
+        const bool changed = fetched.body != published_jwks;
+        if (changed) {
+            context_.logger.info(
+                "watch_change",
+                {{"issuer", issuer_.issuer.text}, {"upstream", upstream.text}, {"index", index}});
+            request_refresh(upstream_index);
+            // Give the round a moment to publish before asking again with the new index.
+            sleep_unless_stopping(milliseconds(200));
+        }
+        // An upstream that answers a blocking query at once without a change must not turn the
+        // watch into a busy loop.
+        if (!changed && steady_clock::now() - started < milliseconds(500)) {
+            sleep_unless_stopping(seconds(1));
+        }
+    }
+}
+
+std::vector<std::size_t> IssuerRefresher::upstream_order() {
+    // Healthy upstreams first, starting with the preferred one; then those backing off, soonest
+    // first (so that with every upstream failing each round still tries them all).
+    const auto now = std::chrono::steady_clock::now();
+    const std::size_t count = issuer_.upstreams.size();
+    const std::size_t preferred = preferred_upstream_.load() % count;
+    std::vector<std::size_t> ready, backing_off;
+    for (std::size_t offset = 0; offset < count; ++offset) {
+        const std::size_t index = (preferred + offset) % count;
+        (health_[index].retry_after <= now ? ready : backing_off).push_back(index);
+    }
+    std::sort(backing_off.begin(), backing_off.end(), [&](std::size_t a, std::size_t b) {
+        return health_[a].retry_after < health_[b].retry_after;
+    });
+    ready.insert(ready.end(), backing_off.begin(), backing_off.end());
+    return ready;
+}
+
+void IssuerRefresher::record_health(std::size_t index, bool ok) {
+    UpstreamHealth& health = health_[index];
+    if (ok) {
+        health = {};
+        return;
+    }
+    ++health.consecutive_failures;
+    // 1 s, 2 s, 4 s … capped at 5 minutes, each scaled by a random 50–100%.
+    const long long base_ms = 1000LL << std::min(health.consecutive_failures - 1, 9);
+    std::uniform_real_distribution<double> factor(0.5, 1.0);
+    const auto backoff = std::chrono::milliseconds(static_cast<long long>(
+        static_cast<double>(std::min<long long>(base_ms, 300'000)) * factor(random_)));
+    health.retry_after = std::chrono::steady_clock::now() + backoff;
 }
 
 void IssuerRefresher::record_upstream(const UpstreamUrl& upstream, const std::string& result,
@@ -177,12 +311,14 @@ IssuerRefresher::PairAttempt IssuerRefresher::fetch_pair(const UpstreamUrl& upst
 }
 
 bool IssuerRefresher::refresh_once() {
-    const std::size_t count = issuer_.upstreams.size();
     std::string failures;
-    for (std::size_t tried = 0; tried < count && !stopping_; ++tried) {
-        const std::size_t index = (preferred_upstream_ + tried) % count;
+    // Healthy upstreams come first; one still backing off is asked only when every healthy one
+    // failed this round, so a dead upstream costs nothing while another answers.
+    for (const std::size_t index : upstream_order()) {
+        if (stopping_) break;
         const UpstreamUrl& upstream = issuer_.upstreams[index];
         PairAttempt attempt = fetch_pair(upstream);
+        record_health(index, attempt.documents.has_value());
         if (attempt.documents) {
             preferred_upstream_ = index;
             publish(std::move(*attempt.documents), upstream);
@@ -210,6 +346,7 @@ void IssuerRefresher::publish(AcceptedDocuments documents, const UpstreamUrl& up
         auto next = std::make_shared<Publication>(current);
         for (IssuerSlot& slot : next->issuers) {
             if (slot.issuer.text != issuer_.issuer.text) continue;
+            slot.confirmed_at->store(now, std::memory_order_relaxed);  // shared by every copy
             if (const IssuerPublication* previous = slot.published.get()) {
                 const bool same_discovery =
                     previous->documents.discovery_body == documents.discovery_body;
@@ -240,10 +377,18 @@ void IssuerRefresher::publish(AcceptedDocuments documents, const UpstreamUrl& up
     std::string cache_error;
     // Saved even when unchanged, so the record's confirmed_at says when an upstream last vouched
     // for these bytes.
-    if (!cache_.save(issuer_.issuer, documents, &cache_error)) {
+    const bool cached = cache_.save(issuer_.issuer, documents, &cache_error);
+    if (!cached) {
         context_.logger.error("cache_write_failed",
                               {{"issuer", issuer_.issuer.text}, {"detail", cache_error}});
+        context_.metrics
+            .counter("oidc_gateway_cache_write_failures_total",
+                     "Failed writes of the last good pair to cache_dir, by issuer.",
+                     {{"issuer", issuer_.issuer.text}})
+            .increment();
     }
+    context_.status.modify(issuer_.issuer.text,
+                           [&](IssuerStatus& status) { status.cache_error = cache_error; });
     if (!changed) {
         context_.logger.debug("documents_unchanged",
                               {{"issuer", issuer_.issuer.text}, {"upstream", upstream.text}});

@@ -27,6 +27,7 @@ struct IssuerStatus {
     std::time_t last_rejection_time = 0;
     std::string last_rejection;         // last document refused: "<upstream>: <document> ..."
     std::vector<std::string> warnings;  // from the served pair's validation
+    std::string cache_error;            // last failed write to cache_dir; cleared by a success
     std::map<std::string, UpstreamResult> upstreams;  // last result per upstream URL
 };
 

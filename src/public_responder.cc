@@ -3,6 +3,8 @@
 #include "http_date.h"
 #include "http_response.h"
 
+#include <ctime>
+
 namespace oidcgw {
 namespace {
 
@@ -100,7 +102,8 @@ bool respond_to_public_request(const Publication& publication, const Request& re
             "Access-Control-Max-Age: 86400\r\n";
         out += kSecurityFields;
         append_connection_and_end(out, keep_alive, http10_keep_alive);
-    } else if (route.kind == RouteKind::NotReady) {
+    } else if (route.kind == RouteKind::NotReady ||
+               (!publication.serve_stale && publication.stale(*route.slot, std::time(nullptr)))) {
         status = 503;
     } else if (not_modified(request, *route.document)) {
         status = 304;

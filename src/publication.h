@@ -5,7 +5,9 @@
 #include "document_validation.h"
 #include "issuer_url.h"
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <ctime>
 #include <memory>
 #include <optional>
@@ -61,10 +63,21 @@ struct IssuerSlot {
     std::string discovery_path;     // precomputed: routing runs per request
     std::string default_jwks_path;  // answers 503 until the first pair names the real one
     std::shared_ptr<const IssuerPublication> published;  // null until a pair is accepted
+    // When an upstream last vouched for the published pair (Unix time). Shared by every copy of
+    // the slot, so a refresh that changes nothing updates it without republishing.
+    std::shared_ptr<std::atomic<std::int64_t>> confirmed_at =
+        std::make_shared<std::atomic<std::int64_t>>(0);
 };
 
 struct Publication {
     std::vector<IssuerSlot> issuers;  // in configuration order
+    std::chrono::seconds max_stale{24 * 3600};
+    bool serve_stale = true;  // false: a pair not confirmed within max_stale answers 503
+
+    // True when `slot`'s pair was last confirmed longer than max_stale before `now`.
+    bool stale(const IssuerSlot& slot, std::int64_t now) const {
+        return now - slot.confirmed_at->load(std::memory_order_relaxed) > max_stale.count();
+    }
 };
 
 enum class RouteKind { Discovery, Jwks, NotReady, NotFound };

@@ -3,6 +3,8 @@
 #include "http_response.h"
 #include "public_responder.h"
 
+#include <ctime>
+
 namespace oidcgw {
 namespace {
 
@@ -64,7 +66,18 @@ bool HealthRequestHandler::ready(std::string* explanation) const {
     const auto publication = snapshot_.load();
     bool all_ready = true;
     std::string text;
+    const std::int64_t now = std::time(nullptr);
     for (const IssuerSlot& slot : publication->issuers) {
+        if (slot.published && publication->stale(slot, now)) {
+            // Still served (unless serve_stale is false), but a load balancer should prefer a
+            // fresher instance.
+            all_ready = false;
+            text += "stale: " + slot.issuer.text +
+                    ": no upstream has confirmed the documents for " +
+                    std::to_string(now - slot.confirmed_at->load()) + "s (max_stale " +
+                    std::to_string(publication->max_stale.count()) + "s)\n";
+            continue;
+        }
         if (slot.published) {
             text += "ok: " + slot.issuer.text + "\n";
             continue;

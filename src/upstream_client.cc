@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <fstream>
 #include <sstream>
 
@@ -16,6 +17,7 @@ struct TransferState {
     bool over_cap = false;
     std::string content_encoding;
     const std::atomic<bool>* stop;
+    std::optional<std::uint64_t> nomad_index;
 };
 
 std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
@@ -32,23 +34,30 @@ std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user)
 std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
     auto* state = static_cast<TransferState*>(user);
     const std::size_t bytes = size * count;
-    std::string_view line(data, bytes);
-    constexpr std::string_view kName = "content-encoding:";
-    if (line.size() > kName.size()) {
-        std::string lowered(line.substr(0, kName.size()));
-        std::transform(lowered.begin(), lowered.end(), lowered.begin(),
-                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-        if (lowered == kName) {
-            std::string_view value = line.substr(kName.size());
-            while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
-                value.remove_prefix(1);
-            }
-            while (!value.empty() && (value.back() == '\r' || value.back() == '\n' ||
-                                      value.back() == ' ' || value.back() == '\t')) {
-                value.remove_suffix(1);
-            }
-            state->content_encoding = std::string(value);
-        }
+    const std::string_view line(data, bytes);
+    if (line.starts_with("HTTP/")) {  // a new response head (e.g. after 100 Continue)
+        state->content_encoding.clear();
+        state->nomad_index.reset();
+        return bytes;
+    }
+    const std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) return bytes;
+    std::string name(line.substr(0, colon));
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+        value.remove_prefix(1);
+    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ' ||
+                              value.back() == '\t')) {
+        value.remove_suffix(1);
+    }
+    if (name == "content-encoding") {
+        state->content_encoding = std::string(value);
+    } else if (name == "x-nomad-index") {
+        std::uint64_t index = 0;
+        const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), index);
+        if (error == std::errc() && end == value.data() + value.size()) state->nomad_index = index;
     }
     return bytes;
 }
@@ -72,8 +81,11 @@ std::string printable_excerpt(std::string_view body) {
 std::string classify_curl_error(CURLcode code) {
     switch (code) {
         case CURLE_COULDNT_RESOLVE_HOST:
+            return "dns";
         case CURLE_COULDNT_CONNECT:
             return "connect";
+        case CURLE_PARTIAL_FILE:
+            return "truncated";  // closed mid-body, or fewer bytes than Content-Length
         case CURLE_OPERATION_TIMEDOUT:
             return "timeout";
         case CURLE_SSL_CONNECT_ERROR:
@@ -126,7 +138,8 @@ UpstreamClient::UpstreamClient(UpstreamClientSettings settings)
     : settings_(std::move(settings)), handle_(curl_easy_init()) {}
 
 FetchResult UpstreamClient::get(const UpstreamUrl& upstream, std::string_view path,
-                                const std::atomic<bool>& stop) {
+                                const std::atomic<bool>& stop,
+                                std::optional<std::chrono::milliseconds> timeout) {
     FetchResult result;
     if (!handle_) {
         result.error_code = "transport";
@@ -158,8 +171,9 @@ FetchResult UpstreamClient::get(const UpstreamUrl& upstream, std::string_view pa
     CurlSlistPtr headers(curl_slist_append(nullptr, "Accept: application/json"));
     curl_slist_append(headers.get(), "Accept-Encoding: identity");
 
-    TransferState state{&result.body, settings_.max_body_bytes, false, {}, &stop};
-    const long timeout_ms = static_cast<long>(settings_.timeout.count());
+    TransferState state{&result.body, settings_.max_body_bytes, false, {}, &stop, {}};
+    const long timeout_ms = static_cast<long>(timeout.value_or(settings_.timeout).count());
+    const long connect_timeout_ms = static_cast<long>(settings_.timeout.count());
     curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
@@ -167,7 +181,7 @@ FetchResult UpstreamClient::get(const UpstreamUrl& upstream, std::string_view pa
     curl_easy_setopt(curl, CURLOPT_PROXY, "");  // never through an environment-configured proxy
     curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "oidc-gateway/" OIDCGW_VERSION);
     curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
@@ -244,6 +258,7 @@ FetchResult UpstreamClient::get(const UpstreamUrl& upstream, std::string_view pa
         result.body.clear();
         return result;
     }
+    result.nomad_index = state.nomad_index;
     result.ok = true;
     return result;
 }

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,10 +19,11 @@ struct FetchResult {
     bool ok = false;       // a 200 with an acceptable body
     long http_status = 0;  // 0 when no response arrived
     std::string body;
-    std::string error_code;  // when !ok: connect, timeout, tls, too_large, http_status,
-                             // redirect, content_encoding, aborted, transport
+    std::string error_code;  // when !ok: dns, connect, timeout, tls, truncated, too_large,
+                             // http_status, redirect, content_encoding, aborted, transport
     std::string error;       // when !ok: a sentence for operators
     std::chrono::milliseconds elapsed{0};
+    std::optional<std::uint64_t> nomad_index;  // X-Nomad-Index, when the upstream sent one
 };
 
 // The upstream TLS files, read into memory when the configuration is (re)loaded: libcurl would
@@ -51,8 +53,10 @@ class UpstreamClient {
     explicit UpstreamClient(UpstreamClientSettings settings);
 
     // GET `path` on `upstream`. Returns early (error_code "aborted") once *stop becomes true.
+    // `timeout` overrides the configured total timeout (a blocking query waits longer).
     FetchResult get(const UpstreamUrl& upstream, std::string_view path,
-                    const std::atomic<bool>& stop);
+                    const std::atomic<bool>& stop,
+                    std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
   private:
     UpstreamClientSettings settings_;

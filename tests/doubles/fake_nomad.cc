@@ -63,7 +63,8 @@ std::string_view trim(std::string_view text) {
 
 struct Request {
     std::string method;
-    std::string path;  // target without query or fragment
+    std::string path;   // target without query or fragment
+    std::string query;  // after '?', without fragment
     std::string version;
     std::vector<Header> headers;
 
@@ -91,6 +92,9 @@ std::optional<Request> parse_request_head(std::string_view head) {
         return std::nullopt;
     }
     request.path = target.substr(0, target.find_first_of("?#"));
+    if (const std::size_t mark = target.find('?'); mark != std::string::npos) {
+        request.query = target.substr(mark + 1, target.find('#', mark) - mark - 1);
+    }
 
     std::size_t position = line_end + 2;
     while (position < head.size()) {
@@ -324,6 +328,34 @@ struct PlannedResponse {
     std::string body;  // framed (chunked or not); empty for HEAD
     Fault fault = Fault::None;
 };
+
+// The value of `name` in a query string, undecoded.
+std::optional<std::string> query_parameter(const std::string& query, std::string_view name) {
+    std::size_t start = 0;
+    while (start <= query.size()) {
+        const std::size_t end = std::min(query.find('&', start), query.size());
+        const std::string_view pair(query.data() + start, end - start);
+        if (pair.substr(0, pair.find('=')) == name) {
+            const std::size_t equals = pair.find('=');
+            return equals == std::string_view::npos ? std::string()
+                                                    : std::string(pair.substr(equals + 1));
+        }
+        start = end + 1;
+    }
+    return std::nullopt;
+}
+
+// Nomad's wait= values: "300s", "5m", "500ms"; capped at 10 minutes like Nomad.
+std::chrono::milliseconds parse_wait(const std::string& text) {
+    char* end = nullptr;
+    const double number = std::strtod(text.c_str(), &end);
+    const std::string unit(end != nullptr ? end : "");
+    double milliseconds = number * 1000;
+    if (unit == "ms") milliseconds = number;
+    if (unit == "m") milliseconds = number * 60'000;
+    return std::chrono::milliseconds(
+        static_cast<long long>(std::clamp(milliseconds, 0.0, 600'000.0)));
+}
 
 }  // namespace
 
@@ -560,8 +592,17 @@ PlannedResponse FakeNomad::Impl::plan_response(const Request& request, bool keep
     FakeResponse response;
     PlannedResponse plan;
     {
-        std::lock_guard lock(mutex);
+        std::unique_lock lock(mutex);
         request_counts[request.path] += 1;
+        // Nomad's blocking query: ?index=N&wait=D holds the request until the path's index passes
+        // N or the wait ends (set_document moves the index and wakes waiters).
+        const auto index_parameter = query_parameter(request.query, "index");
+        if (request.method == "GET" && index_parameter && document_indexes.count(request.path)) {
+            const std::uint64_t seen = std::strtoull(index_parameter->c_str(), nullptr, 10);
+            const auto wait = parse_wait(query_parameter(request.query, "wait").value_or("300s"));
+            stop_signal.wait_for(lock, wait,
+                                 [&] { return stopping || document_indexes[request.path] > seen; });
+        }
         auto route = routes.find(request.path);
         bool nomad_path = request.path == kJwksPath || request.path == kDiscoveryPath;
         if ((route != routes.end() || nomad_path) && request.method != "GET") {
@@ -737,6 +778,7 @@ std::string FakeNomad::base_url() const {
 
 void FakeNomad::set_document(const std::string& path, const std::string& body) {
     std::lock_guard lock(impl_->mutex);
+    impl_->stop_signal.notify_all();  // wakes blocking queries on this path
     std::uint64_t index = ++impl_->document_indexes[path];
     FakeResponse response;
     response.body = body;

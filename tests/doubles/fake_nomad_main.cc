@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -17,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace {
 
@@ -28,7 +30,8 @@ constexpr long kTokenLifetimeSeconds = 3600;
 
 constexpr std::string_view kUsage =
     "usage: fake_nomad [--listen HOST:PORT] [--cert FILE --key FILE] [--client-ca FILE]\n"
-    "                  [--issuer URL] [--jwks FILE] [--token-out FILE] [--port-file FILE]\n";
+    "                  [--issuer URL] [--jwks FILE] [--token-out FILE] [--port-file FILE]\n"
+    "SIGUSR1 rotates a generated key set (a new signing key, like `keyring rotate -now`).\n";
 
 // Bad command lines get the usage text; failures while running do not.
 struct UsageError : std::runtime_error {
@@ -146,8 +149,9 @@ int run(int argc, char** argv) {
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGUSR1);  // rotate: a new active key (like `keyring rotate -now`)
     if (pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr) != 0) {
-        throw std::runtime_error("cannot block SIGINT/SIGTERM");
+        throw std::runtime_error("cannot block SIGINT/SIGTERM/SIGUSR1");
     }
 
     FakeNomadOptions options;
@@ -166,11 +170,18 @@ int run(int argc, char** argv) {
     if (!command_line.jwks_file.empty()) {
         nomad.set_document("/.well-known/jwks.json",
                            oidcgw::testing::read_file(command_line.jwks_file));
-    } else {
-        oidcgw::EvpPkeyPtr key = oidcgw::testing::generate_rsa_key(2048);
-        std::string kid = random_key_id();
-        nomad.set_document("/.well-known/jwks.json",
-                           "{\"keys\":[" + oidcgw::testing::nomad_rsa_jwk(key.get(), kid) + "]}");
+    }
+    // Generated keys, oldest first; the last one signs. SIGUSR1 adds one, as a rotation does.
+    std::vector<std::pair<oidcgw::EvpPkeyPtr, std::string>> keys;
+    const auto rotate = [&] {
+        keys.emplace_back(oidcgw::testing::generate_rsa_key(2048), random_key_id());
+        if (keys.size() > 3) keys.erase(keys.begin());  // older keys leave the set eventually
+        std::string jwks = "{\"keys\":[";
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            jwks += (i ? "," : "") +
+                    oidcgw::testing::nomad_rsa_jwk(keys[i].first.get(), keys[i].second);
+        }
+        nomad.set_document("/.well-known/jwks.json", jwks + "]}");
         if (!command_line.token_file.empty()) {
             long now = static_cast<long>(std::time(nullptr));
             nlohmann::ordered_json claims = {
@@ -178,9 +189,12 @@ int run(int argc, char** argv) {
                 {"sub", "global:default:demo:web:web"}, {"iat", now},
                 {"exp", now + kTokenLifetimeSeconds},   {"nbf", now}};
             write_file_atomically(command_line.token_file,
-                                  oidcgw::testing::sign_rs256_jwt(key.get(), kid, claims.dump()));
+                                  oidcgw::testing::sign_rs256_jwt(
+                                      keys.back().first.get(), keys.back().second, claims.dump()));
         }
-    }
+        return keys.back().second;
+    };
+    if (command_line.jwks_file.empty()) rotate();
 
     nomad.start();
     if (!command_line.port_file.empty()) {
@@ -188,8 +202,17 @@ int run(int argc, char** argv) {
     }
     std::cout << "fake_nomad listening on " << nomad.base_url() << std::endl;
 
-    int received = 0;
-    while (sigwait(&stop_signals, &received) != 0) {
+    for (;;) {
+        int received = 0;
+        if (sigwait(&stop_signals, &received) != 0) continue;
+        if (received != SIGUSR1) break;
+        if (!command_line.jwks_file.empty()) continue;  // a fixed JWKS does not rotate
+        const std::string kid = rotate();
+        // When the new set became visible upstream, for scripts that time the propagation.
+        const auto published_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count();
+        std::cout << "rotated: new signing key " << kid << " at " << published_ns << std::endl;
     }
     nomad.stop();
     return 0;

@@ -3,6 +3,7 @@
 #include "unit_support.h"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 
 #include <nlohmann/json.hpp>
 
@@ -14,6 +15,19 @@ namespace {
 using testing::fixture;
 using testing::fixture_issuer;
 using testing::TempDir;
+
+std::string sha256_hex(const std::string& text) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr);
+    std::string hex;
+    char byte[3];
+    for (unsigned int i = 0; i < length; ++i) {
+        std::snprintf(byte, sizeof byte, "%02x", digest[i]);
+        hex += byte;
+    }
+    return hex;
+}
 
 AcceptedDocuments fixture_documents() {
     Rejection rejection;
@@ -87,9 +101,18 @@ TEST(DocumentCache, CorruptForeignOrInvalidRecordsAreRefused) {
     auto wrong_format = record;
     wrong_format["format"] = "something/2";
     refused(wrong_format.dump(), "unknown cache format");
+    // A record whose checksums match but whose document fails validation (as a record written
+    // by an older, laxer version could).
     auto leaked = record;
     leaked["jwks"] = R"({"keys":[{"kty":"RSA","kid":"a","n":"AQAB","e":"AQAB","d":"AQAB"}]})";
+    leaked["jwks_sha256"] = sha256_hex(leaked["jwks"].get<std::string>());
     refused(leaked.dump(), "private_key_material");
+    // A body altered on disk, still a valid JWKS: the checksum catches it.
+    auto tampered = record;
+    std::string jwks = tampered["jwks"];
+    jwks.replace(jwks.find("3c0f5e2a"), 8, "4c0f5e2a");
+    tampered["jwks"] = jwks;
+    refused(tampered.dump(), "checksum");
     auto missing = record;
     missing.erase("jwks_modified");
     refused(missing.dump(), "missing");
