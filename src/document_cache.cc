@@ -1,13 +1,12 @@
 #include "document_cache.h"
 
+#include "digest.h"
 #include "strict_json.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -17,34 +16,8 @@ namespace {
 
 constexpr const char* kFormat = "oidc-gateway-cache/1";
 
-std::string hex_sha256_prefix(std::string_view text) {
-    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-    unsigned int length = 0;
-    EVP_Digest(text.data(), text.size(), digest.data(), &length, EVP_sha256(), nullptr);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < 12 && i < length; ++i) {
-        out += kHex[digest[i] >> 4];
-        out += kHex[digest[i] & 0xF];
-    }
-    return out;
-}
-
 std::string errno_text() {
     return std::strerror(errno);
-}
-
-std::string sha256_hex(std::string_view text) {
-    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-    unsigned int length = 0;
-    EVP_Digest(text.data(), text.size(), digest.data(), &length, EVP_sha256(), nullptr);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < length; ++i) {
-        out += kHex[digest[i] >> 4];
-        out += kHex[digest[i] & 0xF];
-    }
-    return out;
 }
 
 // Closes a descriptor on every path out of save().
@@ -70,7 +43,7 @@ bool write_all(int fd, std::string_view data) {
 }  // namespace
 
 std::string DocumentCache::file_for(const IssuerUrl& issuer) const {
-    return directory_ + "/issuer-" + hex_sha256_prefix(issuer.text) + ".json";
+    return directory_ + "/issuer-" + sha256_hex(issuer.text, 12) + ".json";
 }
 
 bool DocumentCache::save(const IssuerUrl& issuer, const AcceptedDocuments& documents,

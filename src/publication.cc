@@ -1,10 +1,8 @@
 #include "publication.h"
 
+#include "digest.h"
 #include "http_date.h"
 
-#include <openssl/evp.h>
-
-#include <array>
 #include <cstdio>
 
 namespace oidcgw {
@@ -13,17 +11,7 @@ namespace {
 // A strong validator derived from the bytes, so equal bodies always carry equal ETags, on every
 // gateway instance and across restarts.
 std::string strong_etag(std::string_view body) {
-    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-    unsigned int length = 0;
-    EVP_Digest(body.data(), body.size(), digest.data(), &length, EVP_sha256(), nullptr);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string etag = "\"";
-    for (unsigned int i = 0; i < 16 && i < length; ++i) {
-        etag += kHex[digest[i] >> 4];
-        etag += kHex[digest[i] & 0xF];
-    }
-    etag += '"';
-    return etag;
+    return "\"" + sha256_hex(body, 16) + "\"";
 }
 
 DocumentResponse build_document_response(std::string body, std::time_t last_modified,
