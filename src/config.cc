@@ -305,8 +305,30 @@ std::vector<ListenAddress> read_listen_list(const json& value, const std::string
 
 // ---- tls ---------------------------------------------------------------------------------------
 
-std::vector<CertificateFiles> read_tls(const json& value, const std::string& key) {
-    const ObjectReader tls(value, key, {"certificates"});
+template <typename Enum, std::size_t Count>
+Enum read_choice(const json& value, const std::string& key,
+                 const std::array<std::string_view, Count>& names,
+                 const std::array<Enum, Count>& values) {
+    std::string list;
+    for (const std::string_view name : names) {
+        list += (list.empty() ? "" : ", ") + quote(name);
+    }
+    if (!value.is_string()) fail(key, "must be one of " + list + ", " + found(value));
+    const std::string& text = value.get_ref<const std::string&>();
+    for (std::size_t index = 0; index < Count; ++index) {
+        if (text == names[index]) return values[index];
+    }
+    fail(key, "must be one of " + list + ", found " + quote(text));
+}
+
+std::vector<CertificateFiles> read_tls(const json& value, const std::string& key,
+                                       TlsMinVersion* min_version) {
+    const ObjectReader tls(value, key, {"certificates", "min_version"});
+    if (const json* version = tls.find("min_version")) {
+        *min_version =
+            read_choice<TlsMinVersion, 2>(*version, tls.key_path("min_version"), {"1.2", "1.3"},
+                                          {TlsMinVersion::Tls12, TlsMinVersion::Tls13});
+    }
     const std::string list_key = tls.key_path("certificates");
     const json& list = read_non_empty_array(tls.require("certificates"), list_key,
                                             "{certificate, private_key} objects", "certificate");
@@ -452,21 +474,6 @@ std::string read_account_name(const json& value, const std::string& key) {
 }
 
 // One of a fixed set of words; `names` and `values` are parallel.
-template <typename Enum, std::size_t Count>
-Enum read_choice(const json& value, const std::string& key,
-                 const std::array<std::string_view, Count>& names,
-                 const std::array<Enum, Count>& values) {
-    std::string list;
-    for (const std::string_view name : names) {
-        list += (list.empty() ? "" : ", ") + quote(name);
-    }
-    if (!value.is_string()) fail(key, "must be one of " + list + ", " + found(value));
-    const std::string& text = value.get_ref<const std::string&>();
-    for (std::size_t index = 0; index < Count; ++index) {
-        if (text == names[index]) return values[index];
-    }
-    fail(key, "must be one of " + list + ", found " + quote(text));
-}
 
 AccessLogConfig read_access_log(const json& value, const std::string& key) {
     const ObjectReader reader(value, key, {"enabled", "max_per_second"});
@@ -487,6 +494,41 @@ AccessLogConfig read_access_log(const json& value, const std::string& key) {
 bool read_boolean(const json& value, const std::string& key) {
     if (!value.is_boolean()) fail(key, "must be true or false, " + found(value));
     return value.get<bool>();
+}
+
+ConnectionLimits read_limits(const json& value, const std::string& key) {
+    const ObjectReader reader(value, key,
+                              {"max_connections", "max_connections_per_ip",
+                               "new_connections_per_ip_per_second", "max_requests_per_connection"});
+    ConnectionLimits limits;
+    const auto integer = [&](std::string_view name, long long minimum, long long maximum,
+                             unsigned* out) {
+        if (const json* member = reader.find(name)) {
+            *out = static_cast<unsigned>(
+                read_integer(*member, reader.key_path(name), minimum, maximum));
+        }
+    };
+    integer("max_connections", 1, 1'000'000, &limits.max_connections);
+    integer("max_connections_per_ip", 1, 1'000'000, &limits.max_connections_per_ip);
+    integer("new_connections_per_ip_per_second", 1, 1'000'000,
+            &limits.new_connections_per_ip_per_second);
+    integer("max_requests_per_connection", 1, 1'000'000, &limits.max_requests_per_connection);
+    return limits;
+}
+
+ConnectionTimeouts read_timeouts(const json& value, const std::string& key) {
+    const ObjectReader reader(value, key, {"handshake", "request_head", "keep_alive", "write"});
+    ConnectionTimeouts timeouts;
+    const auto duration = [&](std::string_view name, milliseconds* out) {
+        if (const json* member = reader.find(name)) {
+            *out = read_duration(*member, reader.key_path(name), milliseconds{100}, 10 * kMinute);
+        }
+    };
+    duration("handshake", &timeouts.handshake);
+    duration("request_head", &timeouts.request_head);
+    duration("keep_alive", &timeouts.keep_alive);
+    duration("write", &timeouts.write);
+    return timeouts;
 }
 
 // ---- The whole file ----------------------------------------------------------------------------
@@ -513,10 +555,13 @@ Config read_config(const json& root) {
                             "watch",
                             "watch_wait",
                             "max_stale",
-                            "serve_stale"});
+                            "serve_stale",
+                            "limits",
+                            "timeouts",
+                            "sandbox"});
     Config config;
     config.listen = read_listen_list(top.require("listen"), "listen");
-    config.certificates = read_tls(top.require("tls"), "tls");
+    config.certificates = read_tls(top.require("tls"), "tls", &config.tls_min_version);
     if (const json* health = top.find("health_listen")) {
         config.health_listen = read_listen_address(*health, "health_listen");
         for (std::size_t index = 0; index < config.listen.size(); ++index) {
@@ -575,6 +620,15 @@ Config read_config(const json& root) {
     }
     if (const json* value = top.find("access_log")) {
         config.access_log = read_access_log(*value, "access_log");
+    }
+    if (const json* value = top.find("limits")) config.limits = read_limits(*value, "limits");
+    if (const json* value = top.find("timeouts")) {
+        config.timeouts = read_timeouts(*value, "timeouts");
+    }
+    if (const json* value = top.find("sandbox")) {
+        config.sandbox =
+            read_choice<SandboxMode, 3>(*value, "sandbox", {"enforce", "log", "off"},
+                                        {SandboxMode::Enforce, SandboxMode::Log, SandboxMode::Off});
     }
     if (const json* value = top.find("watch")) config.watch = read_boolean(*value, "watch");
     if (const json* value = top.find("watch_wait")) {

@@ -46,6 +46,30 @@ struct AccessLogConfig {
     unsigned max_per_second = 100;
 };
 
+enum class TlsMinVersion { Tls12, Tls13 };
+
+// Public-side connection limits, checked at accept before any TLS work.
+struct ConnectionLimits {
+    unsigned max_connections = 10'000;                // open at once, all workers together
+    unsigned max_connections_per_ip = 100;            // open at once from one client address
+    unsigned new_connections_per_ip_per_second = 50;  // accepted per second from one address
+    unsigned max_requests_per_connection = 1'000;     // then the connection closes
+
+    bool operator==(const ConnectionLimits&) const = default;
+};
+
+// Total deadlines per connection (not idle timers).
+struct ConnectionTimeouts {
+    std::chrono::milliseconds handshake{10'000};     // accept to finished TLS handshake
+    std::chrono::milliseconds request_head{10'000};  // first byte of a head to its end
+    std::chrono::milliseconds keep_alive{30'000};    // idle between requests
+    std::chrono::milliseconds write{10'000};         // a response stuck in the socket
+
+    bool operator==(const ConnectionTimeouts&) const = default;
+};
+
+enum class SandboxMode { Enforce, Log, Off };
+
 struct Config {
     std::string path;  // the file it came from, "" when parsed from text
     std::vector<ListenAddress> listen;
@@ -69,8 +93,12 @@ struct Config {
     bool watch = true;  // long-poll the JWKS with Nomad's blocking queries
     std::chrono::milliseconds watch_wait{300'000};       // the wait= of one blocking query
     std::chrono::milliseconds max_stale{24 * 3600'000};  // older than this: /readyz 503
-    bool serve_stale = true;            // false: the documents too answer 503 past max_stale
-    std::vector<std::string> warnings;  // non-fatal findings, e.g. a plain-http upstream
+    bool serve_stale = true;  // false: the documents too answer 503 past max_stale
+    TlsMinVersion tls_min_version = TlsMinVersion::Tls12;
+    ConnectionLimits limits;
+    ConnectionTimeouts timeouts;
+    SandboxMode sandbox = SandboxMode::Enforce;  // seccomp allow-list once started
+    std::vector<std::string> warnings;           // non-fatal findings, e.g. a plain-http upstream
 
     unsigned resolved_workers() const;
 };

@@ -32,6 +32,15 @@ std::vector<std::string> issuer_names(const Config& config) {
     return names;
 }
 
+ConnectionDeadlines deadlines_from(const Config& config) {
+    ConnectionDeadlines deadlines;
+    deadlines.handshake = config.timeouts.handshake;
+    deadlines.request_head = config.timeouts.request_head;
+    deadlines.keep_alive_idle = config.timeouts.keep_alive;
+    deadlines.write = config.timeouts.write;
+    return deadlines;
+}
+
 ListenSocketOptions public_socket_options(const ConnectionDeadlines& deadlines) {
     ListenSocketOptions options;
     options.reuse_port = true;
@@ -145,19 +154,28 @@ bool Gateway::start(Config initial, std::string* error) {
     }
     snapshot_ = std::make_unique<PublishedSnapshot>(std::move(publication));
 
-    const ConnectionDeadlines deadlines;
+    const ConnectionDeadlines deadlines = deadlines_from(*config);
     const RequestLimits limits;
+    admission_ = std::make_unique<AdmissionControl>(config->limits);
+    const auto rejected = [this](const char* reason) {
+        return &metrics_.counter("oidc_gateway_connections_rejected_total",
+                                 "Public connections refused at accept (limits), by reason.",
+                                 {{"reason", reason}});
+    };
     const LoopCounters public_counters{
         &metrics_.counter("oidc_gateway_connections_accepted_total",
                           "Connections accepted, by side.", {{"side", "public"}}),
         &metrics_.counter("oidc_gateway_tls_handshake_failures_total",
-                          "TLS handshakes that failed or timed out on the public side.")};
+                          "TLS handshakes that failed or timed out on the public side."),
+        rejected("max_connections"), rejected("max_connections_per_ip"),
+        rejected("new_connections_per_ip_per_second")};
+    const LoopPolicy public_policy{admission_.get(), config->limits.max_requests_per_connection};
     const ListenSocketOptions socket_options = public_socket_options(deadlines);
     for (unsigned w = 0; w < config->resolved_workers(); ++w) {
         Worker worker;
         worker.handler = std::make_unique<PublicRequestHandler>(*snapshot_, metrics_, access_log_);
         worker.loop = std::make_unique<ServerLoop>("worker-" + std::to_string(w), deadlines, limits,
-                                                   logger_, public_counters);
+                                                   logger_, public_counters, public_policy);
         for (const ListenAddress& address : config->listen) {
             const int fd = open_listen_socket(address, socket_options, error);
             if (fd < 0 ||
@@ -281,7 +299,8 @@ bool Gateway::reload_with(Config next_config, std::string* error) {
     std::set<std::string> previous_listen, next_listen;
     for (const ListenAddress& address : previous->listen) previous_listen.insert(address.text);
     for (const ListenAddress& address : next->listen) next_listen.insert(address.text);
-    const ListenSocketOptions socket_options = public_socket_options(ConnectionDeadlines{});
+    const ConnectionDeadlines next_deadlines = deadlines_from(*next);
+    const ListenSocketOptions socket_options = public_socket_options(next_deadlines);
     // Per worker: the sockets it adopts for added addresses.
     std::vector<std::vector<std::pair<std::string, UniqueFd>>> added(workers_.size());
     for (const ListenAddress& address : next->listen) {
@@ -317,13 +336,15 @@ bool Gateway::reload_with(Config next_config, std::string* error) {
     }
     logger_.configure(next->log_format, next->log_level);
     access_log_.configure(next->access_log.enabled, next->access_log.max_per_second);
+    admission_->set_limits(next->limits);
     tls_ = next_tls;
     for (std::size_t w = 0; w < workers_.size(); ++w) {
         ServerLoop* loop = workers_[w].loop.get();
         RequestHandler* handler = workers_[w].handler.get();
         auto adopted =
             std::make_shared<std::vector<std::pair<std::string, UniqueFd>>>(std::move(added[w]));
-        loop->post([this, loop, handler, adopted, removed, tls = next_tls] {
+        loop->post([this, loop, handler, adopted, removed, tls = next_tls, next_deadlines,
+                    max_requests = next->limits.max_requests_per_connection] {
             for (const std::string& key : removed) loop->remove_listener(key);
             for (auto& [key, fd] : *adopted) {
                 std::string listen_error;
@@ -332,6 +353,8 @@ bool Gateway::reload_with(Config next_config, std::string* error) {
                 }
             }
             loop->replace_tls_context(tls);
+            loop->set_deadlines(next_deadlines);
+            loop->set_max_requests_per_connection(max_requests);
         });
     }
     if (next_health != previous_health) {

@@ -82,6 +82,7 @@ class Gateway {
 
     Logger& logger_;
     MetricsRegistry metrics_;
+    std::unique_ptr<AdmissionControl> admission_;  // shared by the public loops
     AccessLog access_log_;
     std::time_t started_at_ = 0;
 

@@ -58,6 +58,8 @@ struct ServerLoop::Connection {
     bool write_armed = false;
     bool read_wants_write = false;
     bool head_started = false;  // a head's first byte arrived; its deadline is running
+    bool admitted = false;      // counted by the admission control until closed
+    unsigned requests = 0;      // answered on this connection
     bool input_ready = false;   // `input` holds complete requests held back by backpressure
     std::list<std::unique_ptr<Connection>>::iterator position;
 
@@ -74,14 +76,15 @@ bool enable_libevent_threads() {
 }  // namespace
 
 ServerLoop::ServerLoop(std::string name, ConnectionDeadlines deadlines, RequestLimits limits,
-                       Logger& logger, LoopCounters counters)
+                       Logger& logger, LoopCounters counters, LoopPolicy policy)
     : name_((enable_libevent_threads(), std::move(name))),
       deadlines_(deadlines),
       limits_(limits),
       logger_(logger),
       base_(event_base_new()),
       read_scratch_(kReadScratchBytes),
-      counters_(counters) {
+      counters_(counters),
+      policy_(policy) {
     if (!base_) throw std::runtime_error("libevent: cannot create an event base");
     stop_event_.reset(event_new(base_.get(), -1, 0, &ServerLoop::on_stop, this));
     drain_timer_.reset(evtimer_new(base_.get(), &ServerLoop::on_drain_timeout, this));
@@ -228,6 +231,19 @@ void ServerLoop::accept_connection(Listener& listener, evutil_socket_t fd,
         ::close(fd);
         return;
     }
+    char client[INET6_ADDRSTRLEN] = {0};
+    if (address != nullptr && address->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(address)->sin_addr, client,
+                  sizeof client);
+    } else if (address != nullptr && address->sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(address)->sin6_addr, client,
+                  sizeof client);
+    }
+    // Limits are checked before any TLS work: a refused connection costs one accept and a close.
+    if (policy_.admission != nullptr && !admit(client)) {
+        ::close(fd);
+        return;
+    }
     const int on = 1;
     // Without this a response split across segments waits ~40 ms for the client's delayed ACK.
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
@@ -237,19 +253,17 @@ void ServerLoop::accept_connection(Listener& listener, evutil_socket_t fd,
     connection.loop = this;
     connection.fd = fd;
     connection.handler = listener.handler;
-    if (address != nullptr && address->sa_family == AF_INET) {
-        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(address)->sin_addr,
-                  connection.client, sizeof connection.client);
-    } else if (address != nullptr && address->sa_family == AF_INET6) {
-        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(address)->sin6_addr,
-                  connection.client, sizeof connection.client);
-    }
+    std::memcpy(connection.client, client, sizeof client);
+    const auto abandon = [&] {
+        if (policy_.admission != nullptr) policy_.admission->release(client);
+        ::close(fd);
+    };
     if (listener.tls) {
         connection.ssl.reset(SSL_new(listener.tls.get()));
         if (!connection.ssl || SSL_set_fd(connection.ssl.get(), fd) != 1) {
             // Never fall back to plain text on the TLS port.
             count_handshake_failure();
-            ::close(fd);
+            abandon();
             return;
         }
         SSL_set_accept_state(connection.ssl.get());
@@ -261,9 +275,10 @@ void ServerLoop::accept_connection(Listener& listener, evutil_socket_t fd,
         event_new(base_.get(), fd, EV_WRITE | EV_PERSIST, &ServerLoop::on_writable, &connection));
     connection.deadline.reset(evtimer_new(base_.get(), &ServerLoop::on_deadline, &connection));
     if (!connection.read_event || !connection.write_event || !connection.deadline) {
-        ::close(fd);
+        abandon();
         return;
     }
+    connection.admitted = policy_.admission != nullptr;
     if (counters_.connections_accepted != nullptr) counters_.connections_accepted->increment();
     connections_.push_front(std::move(owned));
     connection.position = connections_.begin();
@@ -276,6 +291,49 @@ void ServerLoop::accept_connection(Listener& listener, evutil_socket_t fd,
         if (!continue_handshake(connection)) return;
     }
     read_requests(connection);
+}
+
+bool ServerLoop::admit(const char* client) {
+    const auto now = std::chrono::steady_clock::now();
+    AdmissionControl::Verdict verdict = policy_.admission->admit(client, now);
+    // Full: an idle keep-alive connection makes room before a new client is turned away.
+    if (verdict == AdmissionControl::Verdict::TooManyTotal && evict_idle_connection()) {
+        verdict = policy_.admission->admit(client, now);
+    }
+    Counter* rejected = nullptr;
+    switch (verdict) {
+        case AdmissionControl::Verdict::Admit:
+            return true;
+        case AdmissionControl::Verdict::TooManyTotal:
+            rejected = counters_.rejected_max_connections;
+            break;
+        case AdmissionControl::Verdict::TooManyFromClient:
+            rejected = counters_.rejected_per_ip;
+            break;
+        case AdmissionControl::Verdict::TooFast:
+            rejected = counters_.rejected_rate;
+            break;
+    }
+    if (rejected != nullptr) rejected->increment();
+    return false;
+}
+
+bool ServerLoop::evict_idle_connection() {
+    // connections_ is newest first: the idle connection waiting longest is nearest the back.
+    for (auto it = connections_.rbegin(); it != connections_.rend(); ++it) {
+        Connection& candidate = **it;
+        if (connection_is_idle(candidate)) {
+            // A lingering close no longer counts against the limit. Released first: the close
+            // may free `candidate` at once.
+            if (candidate.admitted) {
+                candidate.admitted = false;
+                policy_.admission->release(candidate.client);
+            }
+            start_lingering_close(candidate);
+            return true;
+        }
+    }
+    return false;
 }
 
 void ServerLoop::count_handshake_failure() {
@@ -477,7 +535,10 @@ bool ServerLoop::process_buffered(Connection& connection, std::string_view buffe
             break;
         }
         Request request = parsed.request;
-        if (draining_) request.keep_alive = false;
+        // The last request a connection may make is answered with Connection: close.
+        if (draining_ || ++connection.requests >= policy_.max_requests_per_connection) {
+            request.keep_alive = false;
+        }
         const bool keep_alive =
             connection.handler->respond(request, clock_.now(), connection.client, output_scratch_);
         *used += parsed.consumed;
@@ -589,6 +650,9 @@ void ServerLoop::close_connection(Connection& connection) {
     connection.write_event.reset();
     connection.deadline.reset();
     connection.ssl.reset();
+    if (connection.admitted && policy_.admission != nullptr) {
+        policy_.admission->release(connection.client);
+    }
     if (connection.fd >= 0) ::close(connection.fd);
     connection.fd = -1;
     --open_connections_;

@@ -3,6 +3,7 @@
 // response leaves in one TLS record and one write; libevent only says when the socket is ready.
 #pragma once
 
+#include "admission_control.h"
 #include "http_date.h"
 #include "http_request.h"
 #include "logger.h"
@@ -48,12 +49,22 @@ struct ConnectionDeadlines {
 struct LoopCounters {
     Counter* connections_accepted = nullptr;
     Counter* handshake_failures = nullptr;
+    Counter* rejected_max_connections = nullptr;
+    Counter* rejected_per_ip = nullptr;
+    Counter* rejected_rate = nullptr;
+};
+
+// Who may connect and how long a connection may live; the public side's loops share one
+// AdmissionControl (null on the health side: no limits there).
+struct LoopPolicy {
+    AdmissionControl* admission = nullptr;
+    unsigned max_requests_per_connection = 1'000;
 };
 
 class ServerLoop {
   public:
     ServerLoop(std::string name, ConnectionDeadlines deadlines, RequestLimits limits,
-               Logger& logger, LoopCounters counters = {});
+               Logger& logger, LoopCounters counters = {}, LoopPolicy policy = {});
     ~ServerLoop();
     ServerLoop(const ServerLoop&) = delete;
     ServerLoop& operator=(const ServerLoop&) = delete;
@@ -69,6 +80,13 @@ class ServerLoop {
     // the context they started with (their SSL holds a reference). Loop thread.
     void replace_tls_context(const SharedSslCtx& tls);
     std::vector<std::string> listener_keys() const;  // loop thread (or before run)
+
+    // Loop thread (through post()): a reload's new deadlines and request cap, for connections
+    // from now on.
+    void set_deadlines(const ConnectionDeadlines& deadlines) { deadlines_ = deadlines; }
+    void set_max_requests_per_connection(unsigned max) {
+        policy_.max_requests_per_connection = max;
+    }
 
     // From any thread: runs `task` on the loop's thread at its next pass.
     void post(std::function<void()> task);
@@ -115,6 +133,8 @@ class ServerLoop {
     bool connection_is_idle(const Connection& connection) const;
     void stop_now();
     void count_handshake_failure();
+    bool admit(const char* client);
+    bool evict_idle_connection();
 
     std::string name_;
     ConnectionDeadlines deadlines_;
@@ -135,6 +155,7 @@ class ServerLoop {
     std::string output_scratch_;
     std::atomic<std::size_t> open_connections_{0};
     LoopCounters counters_;
+    LoopPolicy policy_;
 };
 
 }  // namespace oidcgw

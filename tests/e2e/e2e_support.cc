@@ -219,6 +219,9 @@ HttpResponse perform(CURL* handle, const std::string& url, const HttpRequestOpti
     curl_easy_setopt(handle, CURLOPT_RESOLVE, resolve_list.get());
     if (!options.ca_file.empty()) curl_easy_setopt(handle, CURLOPT_CAINFO, options.ca_file.c_str());
     if (options.capture_certificate) curl_easy_setopt(handle, CURLOPT_CERTINFO, 1L);
+    if (!options.source_address.empty()) {
+        curl_easy_setopt(handle, CURLOPT_INTERFACE, options.source_address.c_str());
+    }
     if (options.method == "HEAD") {
         curl_easy_setopt(handle, CURLOPT_NOBODY, 1L);
     } else if (options.method != "GET") {

@@ -68,6 +68,7 @@ struct HttpRequestOptions {
     std::string resolve;               // CURLOPT_RESOLVE entry "host:port:127.0.0.1"
     std::chrono::milliseconds timeout{5000};
     bool capture_certificate = false;  // fill peer_subject
+    std::string source_address;        // local address to connect from (e.g. 127.0.0.2)
 };
 
 HttpResponse http_request(const std::string& url, const HttpRequestOptions& options = {});

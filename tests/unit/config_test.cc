@@ -223,14 +223,15 @@ TEST(ParseConfig, TopLevelMustBeAnObject) {
 TEST(ParseConfig, UnknownKeysAtEveryLevel) {
     EXPECT_EQ(error_after([](json& c) { c["listn"] = json::array(); }),
               "listn: unknown key (known: access_log, cache_dir, group, health_listen, issuers, "
-              "listen, log_format, log_level, max_age, max_document_bytes, refresh_interval, "
-              "shutdown_timeout, tls, upstream_timeout, user, workers)");
+              "limits, listen, log_format, log_level, max_age, max_document_bytes, max_stale, "
+              "refresh_interval, sandbox, serve_stale, shutdown_timeout, timeouts, tls, "
+              "upstream_timeout, user, watch, watch_wait, workers)");
     EXPECT_EQ(error_after([](json& c) {
                   c["access_log"] = {{"enable", true}};
               }),
               "access_log.enable: unknown key (known: enabled, max_per_second)");
     EXPECT_EQ(error_after([](json& c) { c["tls"]["protocols"] = "TLSv1.3"; }),
-              "tls.protocols: unknown key (known: certificates)");
+              "tls.protocols: unknown key (known: certificates, min_version)");
     EXPECT_EQ(error_after([](json& c) { c["tls"]["certificates"][0]["chain"] = "/x"; }),
               "tls.certificates[0].chain: unknown key (known: certificate, private_key)");
     EXPECT_EQ(error_after([](json& c) { c["issuers"][0]["jwks"] = "/x"; }),
@@ -1076,3 +1077,69 @@ TEST_F(ConfigFilesTest, LoadConfigFileErrors) {
 
 }  // namespace
 }  // namespace oidcgw::testing
+
+namespace oidcgw {
+namespace {
+
+TEST(ParseConfigFreshnessAndEdge, DefaultsAndValues) {
+    ConfigResult defaults = parse_config(R"({"listen":["127.0.0.1:8443"],
+        "tls":{"certificates":[{"certificate":"c","private_key":"k"}]},
+        "issuers":[{"issuer":"https://a.example.com","upstreams":["https://10.0.0.1:4646"]}]})");
+    ASSERT_TRUE(defaults.config) << defaults.error.to_string();
+    const Config& d = *defaults.config;
+    EXPECT_TRUE(d.watch);
+    EXPECT_EQ(d.watch_wait, std::chrono::minutes(5));
+    EXPECT_EQ(d.max_stale, std::chrono::hours(24));
+    EXPECT_TRUE(d.serve_stale);
+    EXPECT_EQ(d.tls_min_version, TlsMinVersion::Tls12);
+    EXPECT_EQ(d.limits, ConnectionLimits{});
+    EXPECT_EQ(d.timeouts, ConnectionTimeouts{});
+    EXPECT_EQ(d.sandbox, SandboxMode::Enforce);
+
+    ConfigResult set = parse_config(R"({"listen":["127.0.0.1:8443"],
+        "tls":{"certificates":[{"certificate":"c","private_key":"k"}],"min_version":"1.3"},
+        "watch":false,"watch_wait":"30s","max_stale":"2h","serve_stale":false,"sandbox":"log",
+        "limits":{"max_connections":5,"max_connections_per_ip":2,
+                  "new_connections_per_ip_per_second":3,"max_requests_per_connection":4},
+        "timeouts":{"handshake":"1s","request_head":"2s","keep_alive":"3s","write":"4s"},
+        "issuers":[{"issuer":"https://a.example.com","upstreams":["https://10.0.0.1:4646"]}]})");
+    ASSERT_TRUE(set.config) << set.error.to_string();
+    const Config& c = *set.config;
+    EXPECT_FALSE(c.watch);
+    EXPECT_EQ(c.watch_wait, std::chrono::seconds(30));
+    EXPECT_EQ(c.max_stale, std::chrono::hours(2));
+    EXPECT_FALSE(c.serve_stale);
+    EXPECT_EQ(c.tls_min_version, TlsMinVersion::Tls13);
+    EXPECT_EQ(c.sandbox, SandboxMode::Log);
+    EXPECT_EQ(c.limits.max_connections, 5u);
+    EXPECT_EQ(c.limits.max_connections_per_ip, 2u);
+    EXPECT_EQ(c.limits.new_connections_per_ip_per_second, 3u);
+    EXPECT_EQ(c.limits.max_requests_per_connection, 4u);
+    EXPECT_EQ(c.timeouts.handshake, std::chrono::seconds(1));
+    EXPECT_EQ(c.timeouts.request_head, std::chrono::seconds(2));
+    EXPECT_EQ(c.timeouts.keep_alive, std::chrono::seconds(3));
+    EXPECT_EQ(c.timeouts.write, std::chrono::seconds(4));
+}
+
+TEST(ParseConfigFreshnessAndEdge, ErrorsNameTheKey) {
+    const auto error = [](const std::string& extra) {
+        ConfigResult result = parse_config(R"({"listen":["127.0.0.1:8443"],
+            "tls":{"certificates":[{"certificate":"c","private_key":"k"}]},
+            "issuers":[{"issuer":"https://a.example.com","upstreams":["https://10.0.0.1:4646"]}],)" +
+                                           extra + "}");
+        return result.config ? std::string("accepted") : result.error.to_string();
+    };
+    EXPECT_NE(error(R"("watch":"yes")").find("watch: must be true or false"), std::string::npos);
+    EXPECT_NE(error(R"("max_stale":"30s")").find("max_stale: must be at least refresh_interval"),
+              std::string::npos);
+    EXPECT_NE(error(R"("sandbox":"strict")").find("sandbox"), std::string::npos);
+    EXPECT_NE(error(R"("limits":{"max_connections":0})").find("limits.max_connections"),
+              std::string::npos);
+    EXPECT_NE(error(R"("limits":{"max_conns":1})").find("limits.max_conns: unknown key"),
+              std::string::npos);
+    EXPECT_NE(error(R"("timeouts":{"write":"1ms"})").find("timeouts.write"), std::string::npos);
+    EXPECT_NE(error(R"("watch_wait":"20m")").find("watch_wait"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace oidcgw

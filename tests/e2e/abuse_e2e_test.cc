@@ -1,0 +1,265 @@
+// End-to-end abuse: slow clients, connection floods, the global cap and its idle eviction, the
+// per-connection request cap, and request smuggling attempts. Loopback only, every wait bounded.
+#include "gateway_fixture.h"
+#include "prometheus_text.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace oidcgw::testing {
+namespace {
+
+// A TCP connection from `source` (a loopback address) to 127.0.0.1:port; -1 on failure.
+int connect_from(const std::string& source, std::uint16_t port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    ::inet_pton(AF_INET, source.c_str(), &local.sin_addr);
+    sockaddr_in remote{};
+    remote.sin_family = AF_INET;
+    remote.sin_port = htons(port);
+    ::inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0 ||
+        ::connect(fd, reinterpret_cast<sockaddr*>(&remote), sizeof remote) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+// True when the server has closed `fd` (EOF or reset) within `timeout`. Bytes still in flight
+// (TLS session tickets, a close_notify) are read and discarded on the way.
+bool closed_by_server(int fd, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    char buffer[4096];
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        pollfd entry{fd, POLLIN, 0};
+        if (left.count() <= 0 || ::poll(&entry, 1, static_cast<int>(left.count())) <= 0) {
+            return false;
+        }
+        const ssize_t received = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
+        if (received == 0) return true;
+        if (received < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return true;
+    }
+}
+
+// A completed TLS connection (blocking socket), for clients that then misbehave.
+struct TlsConnection {
+    int fd = -1;
+    SslPtr ssl;
+};
+
+TlsConnection tls_connect(SSL_CTX* context, std::uint16_t port,
+                          const std::string& source = "127.0.0.1") {
+    TlsConnection connection;
+    connection.fd = connect_from(source, port);
+    if (connection.fd < 0) return connection;
+    timeval timeout{5, 0};
+    ::setsockopt(connection.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    ::setsockopt(connection.fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    connection.ssl.reset(SSL_new(context));
+    SSL_set_fd(connection.ssl.get(), connection.fd);
+    SSL_set_tlsext_host_name(connection.ssl.get(), kPublicHost);
+    if (SSL_connect(connection.ssl.get()) != 1) {
+        ERR_clear_error();
+        connection.ssl.reset();
+    }
+    return connection;
+}
+
+class AbuseE2E : public GatewayE2E {
+  protected:
+    void SetUp() override {
+        GatewayE2E::SetUp();
+        client_context_.reset(SSL_CTX_new(TLS_client_method()));
+        SSL_CTX_set_verify(client_context_.get(), SSL_VERIFY_NONE, nullptr);
+    }
+
+    HttpResponse get_from(const std::string& source, const std::string& path) {
+        HttpRequestOptions options;
+        options.ca_file = public_pki_->ca_file();
+        options.resolve =
+            std::string(kPublicHost) + ":" + std::to_string(public_port_) + ":127.0.0.1";
+        options.timeout = 2s;
+        options.source_address = source;
+        return http_request(public_url(path), options);
+    }
+
+    SslCtxPtr client_context_;
+};
+
+TEST_F(AbuseE2E, SlowClientsAreClosedAtTheirDeadlinesWhileOthersAreServed) {
+    nlohmann::json config = base_config({nomad_->base_url()});
+    config["timeouts"] = {{"handshake", "2s"}, {"request_head", "2s"}};
+    config["limits"] = {{"max_connections_per_ip", 10000},
+                        {"new_connections_per_ip_per_second", 10000}};
+    start_gateway_with(config);
+    ASSERT_TRUE(wait_ready()) << gateway_->log();
+
+    constexpr int kEach = 200;
+    // Never finish the handshake: a byte of a ClientHello now and then.
+    std::vector<int> stalled_handshakes;
+    for (int i = 0; i < kEach; ++i) {
+        const int fd = connect_from("127.0.0.1", public_port_);
+        ASSERT_GE(fd, 0);
+        ASSERT_EQ(::send(fd, "\x16", 1, MSG_NOSIGNAL), 1);
+        stalled_handshakes.push_back(fd);
+    }
+    // Finish the handshake, then drip a request head one byte at a time.
+    std::vector<TlsConnection> dripping;
+    for (int i = 0; i < kEach; ++i) {
+        TlsConnection connection = tls_connect(client_context_.get(), public_port_);
+        ASSERT_TRUE(connection.ssl) << "handshake " << i;
+        ASSERT_EQ(SSL_write(connection.ssl.get(), "G", 1), 1);
+        dripping.push_back(std::move(connection));
+    }
+    // A normal client is served promptly all the while.
+    for (int i = 0; i < 5; ++i) {
+        const HttpResponse response = get_from("127.0.0.1", "/.well-known/jwks.json");
+        EXPECT_EQ(response.status, 200) << response.error;
+        for (TlsConnection& connection : dripping) SSL_write(connection.ssl.get(), "E", 1);
+        std::this_thread::sleep_for(200ms);
+    }
+    // Every slow connection is closed by the server at its deadline (2 s, plus slack).
+    int closed = 0;
+    const auto deadline = std::chrono::steady_clock::now() + 8s;
+    for (int fd : stalled_handshakes) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        closed += closed_by_server(fd, std::max(left, 1ms)) ? 1 : 0;
+        ::close(fd);
+    }
+    EXPECT_EQ(closed, kEach);
+    closed = 0;
+    for (TlsConnection& connection : dripping) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        closed += closed_by_server(connection.fd, std::max(left, 1ms)) ? 1 : 0;
+        connection.ssl.reset();
+        ::close(connection.fd);
+    }
+    EXPECT_EQ(closed, kEach);
+    EXPECT_EQ(get_from("127.0.0.1", "/.well-known/jwks.json").status, 200);
+}
+
+TEST_F(AbuseE2E, AConnectionFloodFromOneAddressIsCappedAndOthersAreServed) {
+    nlohmann::json config = base_config({nomad_->base_url()});
+    config["limits"] = {{"max_connections_per_ip", 50}, {"new_connections_per_ip_per_second", 20}};
+    start_gateway_with(config);
+    ASSERT_TRUE(wait_ready()) << gateway_->log();
+
+    // 300 connections as fast as possible from 127.0.0.1; most are closed at once, before TLS.
+    std::vector<int> flood;
+    for (int i = 0; i < 300; ++i) {
+        const int fd = connect_from("127.0.0.1", public_port_);
+        if (fd >= 0) {
+            ::send(fd, "\x16\x03\x01", 3, MSG_NOSIGNAL);
+            flood.push_back(fd);
+        }
+    }
+    int refused = 0;
+    for (int fd : flood) refused += closed_by_server(fd, 50ms) ? 1 : 0;
+    EXPECT_GE(refused, 200);  // at most ~20 (the bucket) + refill were admitted
+    // Other addresses are unaffected.
+    for (const char* source : {"127.0.0.2", "127.0.0.3"}) {
+        const HttpResponse response = get_from(source, "/.well-known/jwks.json");
+        EXPECT_EQ(response.status, 200) << source << ": " << response.error;
+        EXPECT_EQ(response.body, jwks_);
+    }
+    for (int fd : flood) ::close(fd);
+    const PrometheusParse metrics = parse_prometheus_text(health("/metrics").body);
+    ASSERT_TRUE(metrics.ok) << metrics.error;
+    EXPECT_GE(find_sample(metrics, "oidc_gateway_connections_rejected_total",
+                          {{"reason", "new_connections_per_ip_per_second"}})
+                  .value_or(0),
+              100.0);
+    // And 127.0.0.1 itself gets in again once its bucket refills.
+    EXPECT_TRUE(wait_until(
+        [&] { return get_from("127.0.0.1", "/.well-known/jwks.json").status == 200; }, 5s));
+}
+
+TEST_F(AbuseE2E, WhenFullIdleKeepAliveConnectionsMakeRoom) {
+    nlohmann::json config = base_config({nomad_->base_url()});
+    config["limits"] = {{"max_connections", 4}};
+    config["workers"] = 1;
+    start_gateway_with(config);
+    ASSERT_TRUE(wait_ready()) << gateway_->log();
+    // Four idle keep-alive connections fill the gateway.
+    std::vector<TlsConnection> idle;
+    const std::string request =
+        "GET /.well-known/jwks.json HTTP/1.1\r\nHost: " + host_header() + "\r\n\r\n";
+    for (int i = 0; i < 4; ++i) {
+        TlsConnection connection = tls_connect(client_context_.get(), public_port_);
+        ASSERT_TRUE(connection.ssl);
+        ASSERT_GT(SSL_write(connection.ssl.get(), request.data(), static_cast<int>(request.size())),
+                  0);
+        char buffer[4096];
+        ASSERT_GT(SSL_read(connection.ssl.get(), buffer, sizeof buffer), 0);
+        idle.push_back(std::move(connection));
+    }
+    // A fifth client is still served: the longest-idle connection was closed for it.
+    const HttpResponse response = get_from("127.0.0.2", "/.well-known/jwks.json");
+    EXPECT_EQ(response.status, 200) << response.error;
+    EXPECT_TRUE(closed_by_server(idle.front().fd, 3s));
+    for (TlsConnection& connection : idle) {
+        connection.ssl.reset();
+        ::close(connection.fd);
+    }
+}
+
+TEST_F(AbuseE2E, TheLastRequestAConnectionMayMakeClosesIt) {
+    nlohmann::json config = base_config({nomad_->base_url()});
+    config["limits"] = {{"max_requests_per_connection", 3}};
+    start_gateway_with(config);
+    ASSERT_TRUE(wait_ready()) << gateway_->log();
+    std::string pipelined;
+    for (int i = 0; i < 5; ++i) {
+        pipelined += "HEAD /.well-known/jwks.json HTTP/1.1\r\nHost: " + host_header() + "\r\n\r\n";
+    }
+    const RawExchange exchange = raw(pipelined);
+    std::size_t responses = 0;
+    for (std::size_t at = exchange.received.find("HTTP/1.1 200"); at != std::string::npos;
+         at = exchange.received.find("HTTP/1.1 200", at + 1)) {
+        ++responses;
+    }
+    EXPECT_EQ(responses, 3u) << exchange.received;
+    EXPECT_NE(exchange.received.find("Connection: close"), std::string::npos);
+    EXPECT_TRUE(exchange.closed_by_peer);
+}
+
+TEST_F(AbuseE2E, SmugglingAttemptsAreRefusedAndTheConnectionEnds) {
+    start_gateway({nomad_->base_url()});
+    ASSERT_TRUE(wait_ready()) << gateway_->log();
+    const std::string host = "Host: " + host_header() + "\r\n";
+    const std::string get = "GET /.well-known/jwks.json HTTP/1.1\r\n";
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {get + host + "Content-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + get +
+             host + "\r\n",
+         "HTTP/1.1 400 "},
+        {get + host + "Content-Length: 0\r\nContent-Length: 0\r\n\r\n", "HTTP/1.1 400 "},
+        {get + host + "Transfer-Encoding: identity\r\n\r\n", "HTTP/1.1 400 "},
+        {"GET /.well-known/jwks.json HTTP/1.1\n" + host + "\n", "HTTP/1.1 400 "},
+        {get + host + std::string("X-A: a\0b\r\n\r\n", 12), "HTTP/1.1 400 "},
+        {get + "Host: " + host_header() + "\r\nX: " + std::string(20000, 'x') + "\r\n\r\n",
+         "HTTP/1.1 431 "},
+        {get + host + "Expect: 100-continue\r\n\r\n", "HTTP/1.1 417 "},
+    };
+    for (const auto& [request, status] : cases) {
+        const RawExchange exchange = raw(request);
+        EXPECT_EQ(exchange.received.rfind(status, 0), 0u) << request.substr(0, 60) << "\n"
+                                                          << exchange.received;
+        // Exactly one response: the smuggled second request is never answered.
+        EXPECT_EQ(exchange.received.find("HTTP/1.1", 1), std::string::npos);
+        EXPECT_TRUE(exchange.closed_by_peer);
+    }
+}
+
+}  // namespace
+}  // namespace oidcgw::testing
