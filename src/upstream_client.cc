@@ -234,6 +234,12 @@ FetchResult UpstreamClient::get(const UpstreamUrl& upstream, std::string_view pa
     if (code != CURLE_OK) {
         result.error_code = classify_curl_error(code);
         result.error = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
+        // With TLS 1.3 a refused client certificate surfaces as an alert on the first read;
+        // OpenSSL names it, and the operator is better served by "tls" than "transport".
+        if ((code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR) &&
+            result.error.find("SSL") != std::string::npos) {
+            result.error_code = "tls";
+        }
         result.body.clear();
         return result;
     }

@@ -1,0 +1,908 @@
+// The fault matrix of the freshness issue, end to end: for every way an upstream (or the cache
+// directory) can fail, the real gateway keeps running and keeps serving the last good pair byte
+// for byte, records the reason in its log, in /status and in a metric, and recovers by itself
+// once the upstream is healthy again.
+//
+// Each row starts a gateway (refresh_interval 1s, upstream_timeout 2s) against a healthy
+// Nomad-shaped fake, waits until it is ready, injects the fault, waits for the reason in all
+// three places, checks what is served, heals the upstream and waits for an "ok" newer than the
+// fault.
+#include "gateway_fixture.h"
+#include "prometheus_text.h"
+
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <functional>
+#include <optional>
+#include <ostream>
+#include <sstream>
+
+namespace oidcgw::testing {
+namespace {
+
+constexpr const char* kDiscoveryPath = "/.well-known/openid-configuration";
+constexpr const char* kJwksPath = "/.well-known/jwks.json";
+// Every wait for the gateway to notice a fault or a recovery: a handful of refresh rounds.
+constexpr auto kBound = 15s;
+// A value that only ever exists in a rejected document: a leaked private exponent, a symmetric
+// secret. It must never come out of the gateway, on any port or in its log.
+constexpr const char* kSecret = "ZmF1bHQtbWF0cml4LXNlY3JldC12YWx1ZQ";
+constexpr const char* kLeakyKid = "leaky-7d1c4f0e-key";
+constexpr const char* kRotatedKid = "rotated-5b2e9a71-key";
+
+enum class Failure { Fetch, Rejection };
+enum class Heal {
+    SameBytes,  // the upstream serves the old pair again: nothing may change (same ETags)
+    NewKeys,    // the upstream serves a rotated key set: it must be published
+};
+
+// Both public documents as served at one moment.
+struct Served {
+    HttpResponse discovery;
+    HttpResponse jwks;
+};
+
+class FaultMatrixBase : public GatewayE2E {
+  public:
+    // ---- What rows use to break (and mend) the upstream ----------------------------------
+
+    FakeNomad& upstream() { return *nomad_; }
+    const std::string& issuer() const { return issuer_; }
+    std::string good_key() { return nomad_rsa_jwk(signing_key_.get(), kKid); }
+    const std::string& good_jwks() const { return jwks_; }
+
+    // Another CA, trusted by nobody in this set-up.
+    TestPki& foreign_pki() {
+        if (!foreign_pki_) foreign_pki_ = std::make_unique<TestPki>(dir_.path(), "foreign");
+        return *foreign_pki_;
+    }
+
+    IssuedFiles nomad_certificate(const CertificateRequest& request) {
+        return nomad_pki_->issue(request);
+    }
+
+    // The upstream's port stops answering at all (connection refused).
+    void stop_upstream() {
+        nomad_->stop();
+        replaced_ = true;
+    }
+
+    // Another fake takes over the upstream's port (and so its URL), with this certificate and
+    // requiring a client certificate from `client_ca`. Documents are the caller's to set.
+    void replace_upstream(const IssuedFiles& certificate, const std::string& client_ca) {
+        const std::uint16_t port = nomad_->port();
+        nomad_->stop();
+        FakeNomadOptions options;
+        options.port = port;
+        options.certificate_file = certificate.certificate;
+        options.private_key_file = certificate.private_key;
+        options.client_ca_file = client_ca;
+        options.chunked_above = 256;
+        nomads_.push_back(std::make_unique<FakeNomad>(options));
+        // The old listener is closed; a bind can still race its teardown for a moment.
+        std::string failure;
+        const bool started = wait_until(
+            [&] {
+                try {
+                    nomads_.back()->start();
+                    return true;
+                } catch (const std::runtime_error& error) {
+                    failure = error.what();
+                    return false;
+                }
+            },
+            5s);
+        ASSERT_TRUE(started) << failure;
+        nomad_ = nomads_.back().get();
+        replaced_ = true;
+    }
+
+    void serve_documents(const std::string& jwks) {
+        nomad_->set_document(kDiscoveryPath, nomad_discovery_document(issuer_));
+        nomad_->set_document(kJwksPath, jwks);
+    }
+
+    // A second, healthy upstream that is not configured: nothing may ever reach it.
+    FakeNomad* bystander() {
+        if (bystander_ == nullptr) {
+            bystander_ = start_nomad(nomad_server_);
+            bystander_->set_document(kDiscoveryPath, nomad_discovery_document(issuer_));
+            bystander_->set_document(kJwksPath, jwks_);
+        }
+        return bystander_;
+    }
+
+    // ---- Observing the gateway ------------------------------------------------------------
+
+    nlohmann::json status() {
+        const HttpResponse response = health("/status");
+        if (response.status != 200) return nlohmann::json::object();
+        return nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+    }
+
+    nlohmann::json issuer_status() {
+        const nlohmann::json all = status();
+        if (!all.is_object() || !all.contains("issuers") || all["issuers"].empty()) {
+            return nlohmann::json::object();
+        }
+        return all["issuers"][0];
+    }
+
+    nlohmann::json upstream_status(const std::string& upstream) {
+        const nlohmann::json issuer = issuer_status();
+        if (!issuer.contains("upstreams") || !issuer["upstreams"].contains(upstream)) {
+            return nlohmann::json::object();
+        }
+        return issuer["upstreams"][upstream];
+    }
+
+    std::optional<double> metric(const std::string& name,
+                                 const std::map<std::string, std::string>& labels) {
+        const PrometheusParse parse = parse_prometheus_text(health("/metrics").body);
+        if (!parse.ok) {
+            ADD_FAILURE() << "/metrics does not parse: " << parse.error;
+            return std::nullopt;
+        }
+        return find_sample(parse, name, labels);
+    }
+
+    // True when one line of the log holds every fragment.
+    bool log_line_with(const std::vector<std::string>& fragments) {
+        std::istringstream lines(gateway_->log());
+        std::string line;
+        while (std::getline(lines, line)) {
+            bool all = true;
+            for (const std::string& fragment : fragments) {
+                all = all && line.find(fragment) != std::string::npos;
+            }
+            if (all) return true;
+        }
+        return false;
+    }
+
+    static std::string field(const std::string& name, const std::string& value) {
+        return "\"" + name + "\":" + nlohmann::json(value).dump();
+    }
+
+    Served served() { return {get(kDiscoveryPath), get(kJwksPath)}; }
+
+    // Waits until `upstream`'s /status entry says `result` (and passes `also`); *entry gets it.
+    void wait_upstream_result(
+        const std::string& upstream, const std::string& result, nlohmann::json* entry,
+        const std::function<bool(const nlohmann::json&)>& also = [](const nlohmann::json&) {
+            return true;
+        }) {
+        const bool seen = wait_until(
+            [&] {
+                const nlohmann::json found = upstream_status(upstream);
+                if (found.value("result", "") != result || !also(found)) return false;
+                *entry = found;
+                return true;
+            },
+            kBound);
+        ASSERT_TRUE(seen) << "/status never showed " << result << " for " << upstream << ":\n"
+                          << health("/status").body << "\n"
+                          << gateway_->log();
+    }
+
+    // The promise of the whole matrix: still running, still ready, the same bytes and ETags.
+    void expect_still_serving(const Served& before) {
+        EXPECT_TRUE(gateway_->running());
+        EXPECT_EQ(health("/readyz").status, 200);
+        const Served now = served();
+        EXPECT_EQ(now.discovery.status, 200) << now.discovery.error;
+        EXPECT_EQ(now.discovery.body, before.discovery.body);
+        EXPECT_EQ(now.discovery.header("etag"), before.discovery.header("etag"));
+        EXPECT_EQ(now.jwks.status, 200) << now.jwks.error;
+        EXPECT_EQ(now.jwks.body, before.jwks.body);
+        EXPECT_EQ(now.jwks.header("etag"), before.jwks.header("etag"));
+    }
+
+    // `text` appears in neither public document.
+    void expect_not_public(const std::string& text) {
+        if (text.empty()) return;
+        const Served now = served();
+        EXPECT_EQ(now.discovery.body.find(text), std::string::npos) << now.discovery.body;
+        EXPECT_EQ(now.jwks.body.find(text), std::string::npos) << now.jwks.body;
+    }
+
+    // `text` comes out nowhere: public documents, /status, /metrics, the log.
+    void expect_nowhere(const std::string& text) {
+        expect_not_public(text);
+        EXPECT_EQ(health("/status").body.find(text), std::string::npos);
+        EXPECT_EQ(health("/metrics").body.find(text), std::string::npos);
+        EXPECT_EQ(gateway_->log().find(text), std::string::npos);
+    }
+
+    // Graceful stop after all of it: exit status 0 (a sanitizer report would make it non-zero).
+    void expect_clean_exit() { EXPECT_EQ(gateway_->stop(SIGTERM), 0) << gateway_->log(); }
+
+    std::string healthy_upstream_ca() { return nomad_pki_->ca_file(); }
+    const IssuedFiles& healthy_server_certificate() const { return nomad_server_; }
+
+  protected:
+    std::unique_ptr<TestPki> foreign_pki_;
+    FakeNomad* bystander_ = nullptr;
+    bool replaced_ = false;  // the upstream was stopped or swapped; healing means a new fake
+};
+
+// ---- One row of the matrix -----------------------------------------------------------------
+
+class FaultMatrixUpstream;
+
+struct FaultRow {
+    std::string name;
+    Failure failure = Failure::Fetch;
+    std::string code;      // fetch error code or rejection code
+    std::string document;  // "discovery" or "jwks": which fetch reports it
+    std::function<void(FaultMatrixUpstream&)> inject;
+    Heal heal = Heal::SameBytes;
+    // Further checks on the /status entry that recorded the fault.
+    std::function<void(FaultMatrixUpstream&, const nlohmann::json&)> also_check = nullptr;
+    std::string never_public = "";  // part of the faulty answer that must not be served
+    std::string secret = "";        // part of the faulty answer that must come out nowhere
+    std::optional<std::size_t> max_document_bytes = std::nullopt;
+};
+
+void PrintTo(const FaultRow& row, std::ostream* out) {
+    *out << row.name;
+}
+
+class FaultMatrixUpstream : public FaultMatrixBase, public ::testing::WithParamInterface<FaultRow> {
+  public:
+    // Mends the upstream; returns the JWKS it now serves.
+    std::string heal(Heal how) {
+        if (replaced_) replace_upstream(healthy_server_certificate(), healthy_upstream_ca());
+        std::string jwks = jwks_;
+        if (how == Heal::NewKeys) {
+            rotated_key_ = generate_rsa_key();
+            jwks = jwks_with({good_key(), nomad_rsa_jwk(rotated_key_.get(), kRotatedKid)});
+        }
+        serve_documents(jwks);
+        return jwks;
+    }
+
+  private:
+    EvpPkeyPtr rotated_key_;
+};
+
+// The recorded duration of a fetch cut by the 2s upstream_timeout: about 2000 ms, never the
+// length of what the upstream would have taken.
+void expect_cut_by_timeout(FaultMatrixUpstream&, const nlohmann::json& entry) {
+    const long long duration = entry.value("duration_ms", -1LL);
+    EXPECT_GE(duration, 1900) << entry.dump();
+    EXPECT_LE(duration, 3500) << entry.dump();
+}
+
+std::function<void(FaultMatrixUpstream&, const nlohmann::json&)> detail_mentions(
+    std::vector<std::string> fragments) {
+    return [fragments](FaultMatrixUpstream&, const nlohmann::json& entry) {
+        const std::string detail = entry.value("detail", "");
+        for (const std::string& fragment : fragments) {
+            EXPECT_NE(detail.find(fragment), std::string::npos)
+                << "detail lacks \"" << fragment << "\": " << detail;
+        }
+    };
+}
+
+std::function<void(FaultMatrixUpstream&)> replace_jwks(
+    std::function<std::string(std::string)> make) {
+    return [make](FaultMatrixUpstream& test) {
+        test.upstream().set_document(kJwksPath, make(test.good_key()));
+    };
+}
+
+std::function<void(FaultMatrixUpstream&)> replace_discovery(
+    std::function<std::string(const std::string& issuer)> make) {
+    return [make](FaultMatrixUpstream& test) {
+        test.upstream().set_document(kDiscoveryPath, make(test.issuer()));
+    };
+}
+
+std::function<void(FaultMatrixUpstream&)> respond(const char* path, FakeResponse response) {
+    return [path, response](FaultMatrixUpstream& test) {
+        test.upstream().set_response(path, response);
+    };
+}
+
+std::function<void(FaultMatrixUpstream&)> fault(const char* path, Fault fault) {
+    return [path, fault](FaultMatrixUpstream& test) { test.upstream().set_fault(path, fault); };
+}
+
+// The upstream's port is taken over by a fake with this certificate (and client CA), serving
+// good documents: only its TLS is wrong.
+std::function<void(FaultMatrixUpstream&)> tls_upstream(
+    std::function<IssuedFiles(FaultMatrixUpstream&)> certificate,
+    std::function<std::string(FaultMatrixUpstream&)> client_ca) {
+    return [certificate, client_ca](FaultMatrixUpstream& test) {
+        test.replace_upstream(certificate(test), client_ca(test));
+        test.serve_documents(test.good_jwks());
+    };
+}
+
+// Nomad's discovery document with one member replaced.
+std::string discovery_with(const std::string& issuer, const std::string& member,
+                           const std::string& value) {
+    auto document = nlohmann::ordered_json::parse(nomad_discovery_document(issuer));
+    document[member] = value;
+    return document.dump();
+}
+
+std::vector<FaultRow> fault_rows() {
+    const auto nomad_ca = [](FaultMatrixUpstream& test) { return test.healthy_upstream_ca(); };
+    return {
+        // ---- Nothing answers, or an error answers ----
+        {.name = "connection_refused",
+         .failure = Failure::Fetch,
+         .code = "connect",
+         .document = "discovery",
+         .inject = [](FaultMatrixUpstream& test) { test.stop_upstream(); }},
+        {.name = "http_500_no_cluster_leader",
+         .failure = Failure::Fetch,
+         .code = "http_status",
+         .document = "jwks",
+         .inject = respond(kJwksPath, {500, "No cluster leader", "text/plain; charset=utf-8"}),
+         .also_check = detail_mentions({"500", "No cluster leader"})},
+        {.name = "http_404_discovery_disabled",
+         .failure = Failure::Fetch,
+         .code = "http_status",
+         .document = "discovery",
+         .inject = [](FaultMatrixUpstream& test) { test.upstream().remove(kDiscoveryPath); },
+         .also_check = detail_mentions({"404", "OIDC Discovery endpoint disabled"})},
+        {.name = "http_405",
+         .failure = Failure::Fetch,
+         .code = "http_status",
+         .document = "jwks",
+         .inject = respond(kJwksPath, {405, "Invalid method", "text/plain; charset=utf-8"}),
+         .also_check = detail_mentions({"405"})},
+
+        // ---- Slow or broken transfers ----
+        {.name = "hangs_after_accepting",
+         .failure = Failure::Fetch,
+         .code = "timeout",
+         .document = "discovery",
+         .inject = fault(kDiscoveryPath, Fault::Hang),
+         .also_check = expect_cut_by_timeout},
+        {.name = "headers_then_stall",
+         .failure = Failure::Fetch,
+         .code = "timeout",
+         .document = "jwks",
+         .inject = fault(kJwksPath, Fault::StallAfterHeaders),
+         .also_check = expect_cut_by_timeout},
+        {.name = "drips_the_body",  // a byte every 200 ms: the whole JWKS would take over a minute
+         .failure = Failure::Fetch,
+         .code = "timeout",
+         .document = "jwks",
+         .inject = fault(kJwksPath, Fault::DripBody),
+         .also_check = expect_cut_by_timeout},
+        {.name = "closes_mid_body",
+         .failure = Failure::Fetch,
+         .code = "truncated",
+         .document = "jwks",
+         .inject = fault(kJwksPath, Fault::CloseMidBody)},
+        {.name = "short_content_length",
+         .failure = Failure::Fetch,
+         .code = "truncated",
+         .document = "discovery",
+         .inject = fault(kDiscoveryPath, Fault::ShortContentLength)},
+
+        // ---- Answers that are not the document ----
+        {.name = "redirect_never_followed",
+         .failure = Failure::Fetch,
+         .code = "redirect",
+         .document = "discovery",
+         .inject =
+             [](FaultMatrixUpstream& test) {
+                 const std::string target = test.bystander()->base_url() + kDiscoveryPath;
+                 test.upstream().set_response(
+                     kDiscoveryPath, {302, "", "text/html; charset=utf-8", {{"Location", target}}});
+             },
+         .also_check =
+             [](FaultMatrixUpstream& test, const nlohmann::json& entry) {
+                 EXPECT_NE(entry.value("detail", "").find("302"), std::string::npos);
+                 EXPECT_EQ(test.bystander()->request_count(kDiscoveryPath), 0);
+                 EXPECT_EQ(test.bystander()->request_count(kJwksPath), 0);
+             }},
+        {.name = "html_instead_of_json",
+         .failure = Failure::Rejection,
+         .code = "invalid_json",
+         .document = "discovery",
+         .inject =
+             respond(kDiscoveryPath, {200,
+                                      "<!DOCTYPE html><html><head><title>Sign in</title></head>"
+                                      "<body>corporate proxy login</body></html>",
+                                      "text/html; charset=utf-8"}),
+         .never_public = "corporate proxy login"},
+        {.name = "invalid_json",
+         .failure = Failure::Rejection,
+         .code = "invalid_json",
+         .document = "jwks",
+         .inject = replace_jwks([](const std::string& key) { return "{\"keys\":[" + key; }),
+         .heal = Heal::NewKeys},
+        {.name = "wrong_shape_array",
+         .failure = Failure::Rejection,
+         .code = "not_an_object",
+         .document = "jwks",
+         .inject = replace_jwks([](const std::string&) { return "[]"; }),
+         .heal = Heal::NewKeys},
+        {.name = "wrong_shape_keys_not_an_array",
+         .failure = Failure::Rejection,
+         .code = "wrong_type",
+         .document = "jwks",
+         .inject = replace_jwks([](const std::string&) { return R"({"keys":"x"})"; }),
+         .heal = Heal::NewKeys},
+        {.name = "body_over_the_cap",
+         .failure = Failure::Fetch,
+         .code = "too_large",
+         .document = "jwks",
+         .inject = replace_jwks([](const std::string& key) {
+             return "{\"keys\":[" + key + std::string(1 << 20, ' ') + "]}";
+         }),
+         .also_check =
+             [](FaultMatrixUpstream&, const nlohmann::json& entry) {
+                 // Cut at the cap, not waited out.
+                 EXPECT_LT(entry.value("duration_ms", -1LL), 1900) << entry.dump();
+             },
+         .max_document_bytes = 65536},
+        {.name = "gzip_although_identity_was_asked",
+         .failure = Failure::Fetch,
+         .code = "content_encoding",
+         .document = "jwks",
+         .inject =
+             [](FaultMatrixUpstream& test) {
+                 FakeResponse gzipped;
+                 gzipped.body = test.good_jwks();
+                 gzipped.gzip_body = true;
+                 test.upstream().set_response(kJwksPath, gzipped);
+             },
+         .also_check = detail_mentions({"gzip"})},
+
+        // ---- Discovery documents that lie ----
+        {.name = "discovery_for_another_issuer",
+         .failure = Failure::Rejection,
+         .code = "issuer_mismatch",
+         .document = "discovery",
+         .inject = replace_discovery(
+             [](const std::string&) { return nomad_discovery_document("https://elsewhere.test"); }),
+         .never_public = "elsewhere.test"},
+        {.name = "issuer_with_trailing_slash",
+         .failure = Failure::Rejection,
+         .code = "issuer_mismatch",
+         .document = "discovery",
+         .inject = replace_discovery(
+             [](const std::string& issuer) { return nomad_discovery_document(issuer + "/"); }),
+         .also_check = detail_mentions({"trailing slash"})},
+        {.name = "jwks_uri_on_another_host",
+         .failure = Failure::Rejection,
+         .code = "bad_jwks_uri",
+         .document = "discovery",
+         .inject = replace_discovery([](const std::string& issuer) {
+             return discovery_with(issuer, "jwks_uri", "https://keys.attacker.test/jwks.json");
+         }),
+         .never_public = "attacker.test"},
+
+        // ---- Key sets that must not be published ----
+        {.name = "private_member_in_one_key",
+         .failure = Failure::Rejection,
+         .code = "private_key_material",
+         .document = "jwks",
+         .inject = replace_jwks([](const std::string& key) {
+             auto leaky = nlohmann::ordered_json::parse(key);
+             leaky["kid"] = kLeakyKid;
+             leaky["d"] = kSecret;
+             return jwks_with({key, leaky.dump()});
+         }),
+         .heal = Heal::NewKeys,
+         .never_public = kLeakyKid,
+         .secret = kSecret},
+        {.name = "symmetric_key_with_secret",
+         .failure = Failure::Rejection,
+         .code = "private_key_material",
+         .document = "jwks",
+         .inject = replace_jwks([](const std::string& key) {
+             return jwks_with({key, std::string(R"({"kty":"oct","kid":")") + kLeakyKid +
+                                        R"(","k":")" + kSecret + "\"}"});
+         }),
+         .heal = Heal::NewKeys,
+         .never_public = kLeakyKid,
+         .secret = kSecret},
+        {.name = "symmetric_key_without_secret",
+         .failure = Failure::Rejection,
+         .code = "symmetric_key",
+         .document = "jwks",
+         .inject = replace_jwks([](const std::string& key) {
+             return jwks_with({key, std::string(R"({"kty":"oct","kid":")") + kLeakyKid + "\"}"});
+         }),
+         .heal = Heal::NewKeys,
+         .never_public = kLeakyKid},
+        {.name = "duplicate_kids",
+         .failure = Failure::Rejection,
+         .code = "duplicate_kid",
+         .document = "jwks",
+         .inject = replace_jwks([](const std::string& key) {
+             EvpPkeyPtr other = generate_rsa_key();
+             return jwks_with({key, nomad_rsa_jwk(other.get(), kKid)});
+         }),
+         .heal = Heal::NewKeys},
+        {.name = "empty_key_set",
+         .failure = Failure::Rejection,
+         .code = "empty_key_set",
+         .document = "jwks",
+         .inject = replace_jwks([](const std::string&) { return R"({"keys":[]})"; }),
+         .heal = Heal::NewKeys},
+        {.name = "key_material_not_base64url",
+         .failure = Failure::Rejection,
+         .code = "bad_key_member",
+         .document = "jwks",
+         .inject = replace_jwks([](const std::string& key) {
+             auto broken = nlohmann::ordered_json::parse(key);
+             broken["kid"] = kLeakyKid;
+             broken["n"] = "not+base64/url==";
+             return jwks_with({key, broken.dump()});
+         }),
+         .heal = Heal::NewKeys,
+         .never_public = kLeakyKid},
+
+        // ---- TLS ----
+        {.name = "certificate_from_another_ca",
+         .failure = Failure::Fetch,
+         .code = "tls",
+         .document = "discovery",
+         .inject = tls_upstream(
+             [](FaultMatrixUpstream& test) {
+                 return test.foreign_pki().issue({.common_name = "server.global.nomad",
+                                                  .dns_names = {"server.global.nomad"},
+                                                  .ip_addresses = {"127.0.0.1"}});
+             },
+             nomad_ca)},
+        {.name = "right_ca_wrong_name",
+         .failure = Failure::Fetch,
+         .code = "tls",
+         .document = "discovery",
+         .inject = tls_upstream(
+             [](FaultMatrixUpstream& test) {
+                 return test.nomad_certificate({.common_name = "client.global.nomad",
+                                                .dns_names = {"client.global.nomad", "localhost"},
+                                                .ip_addresses = {"127.0.0.1"}});
+             },
+             nomad_ca)},
+        {.name = "client_certificate_refused",
+         .failure = Failure::Fetch,
+         .code = "tls",
+         .document = "discovery",
+         .inject = tls_upstream(
+             [](FaultMatrixUpstream& test) { return test.healthy_server_certificate(); },
+             [](FaultMatrixUpstream& test) { return test.foreign_pki().ca_file(); })},
+        {.name = "expired_certificate",
+         .failure = Failure::Fetch,
+         .code = "tls",
+         .document = "discovery",
+         .inject = tls_upstream(
+             [](FaultMatrixUpstream& test) {
+                 return test.nomad_certificate({.common_name = "expired-server",
+                                                .dns_names = {"server.global.nomad"},
+                                                .ip_addresses = {"127.0.0.1"},
+                                                .valid_from_offset_seconds = -3L * 24 * 3600,
+                                                .valid_for_seconds = -24L * 3600});
+             },
+             nomad_ca)},
+    };
+}
+
+TEST_P(FaultMatrixUpstream, RecordedWhileTheLastGoodPairIsServedThenRecovered) {
+    const FaultRow& row = GetParam();
+    nlohmann::json config = base_config({nomad_->base_url()});
+    if (row.max_document_bytes) config["max_document_bytes"] = *row.max_document_bytes;
+    start_gateway_with(config);
+    ASSERT_TRUE(wait_ready()) << gateway_->log();
+    const std::string upstream_url = nomad_->base_url();
+    nlohmann::json healthy;
+    ASSERT_NO_FATAL_FAILURE(wait_upstream_result(upstream_url, "ok", &healthy));
+    const Served before = served();
+    ASSERT_EQ(before.discovery.status, 200);
+    ASSERT_EQ(before.discovery.body, nomad_discovery_document(issuer_));
+    ASSERT_EQ(before.jwks.status, 200);
+    ASSERT_EQ(before.jwks.body, jwks_);
+
+    ASSERT_NO_FATAL_FAILURE(row.inject(*this));
+
+    // The reason, in the log...
+    const bool fetch = row.failure == Failure::Fetch;
+    const std::vector<std::string> log_fragments = {
+        field("event", fetch ? "upstream_fetch_failed" : "document_rejected"),
+        field("upstream", upstream_url), field("document", row.document),
+        field("reason", row.code)};
+    ASSERT_TRUE(wait_until([&] { return log_line_with(log_fragments); }, kBound))
+        << "no log line with " << ::testing::PrintToString(log_fragments) << ":\n"
+        << gateway_->log();
+    // ...in the metrics...
+    const std::map<std::string, std::string> labels =
+        fetch ? std::map<std::string, std::string>{{"issuer", issuer_},
+                                                   {"upstream", upstream_url},
+                                                   {"document", row.document},
+                                                   {"result", row.code}}
+              : std::map<std::string, std::string>{
+                    {"issuer", issuer_}, {"document", row.document}, {"reason", row.code}};
+    const std::string family =
+        fetch ? "oidc_gateway_upstream_fetches_total" : "oidc_gateway_documents_rejected_total";
+    ASSERT_TRUE(wait_until([&] { return metric(family, labels).value_or(0) >= 1; }, kBound))
+        << family << " " << ::testing::PrintToString(labels) << " never counted:\n"
+        << health("/metrics").body;
+    // ...and in /status.
+    nlohmann::json recorded;
+    ASSERT_NO_FATAL_FAILURE(wait_upstream_result(upstream_url, row.code, &recorded));
+    EXPECT_FALSE(recorded.value("detail", "").empty()) << recorded.dump();
+    EXPECT_GE(recorded.value("time", ""), healthy.value("time", "")) << recorded.dump();
+    EXPECT_TRUE(wait_until(
+        [&] { return issuer_status().value("last_error", "").find(row.code) != std::string::npos; },
+        kBound))
+        << "last_error does not name " << row.code << ":\n"
+        << health("/status").body;
+    if (!fetch) {
+        const nlohmann::json issuer = issuer_status();
+        EXPECT_NE(issuer["last_rejection"].value("detail", "").find(row.code), std::string::npos)
+            << issuer.dump(2);
+    }
+
+    // Nothing changed for relying parties.
+    expect_still_serving(before);
+    expect_not_public(row.never_public);
+    if (!row.secret.empty()) expect_nowhere(row.secret);
+    if (row.also_check) row.also_check(*this, recorded);
+
+    // Healed, the upstream is used again by itself.
+    const std::string healed_jwks = heal(row.heal);
+    bool only_good_pairs_served = true;
+    nlohmann::json recovered;
+    ASSERT_NO_FATAL_FAILURE(
+        wait_upstream_result(upstream_url, "ok", &recovered, [&](const nlohmann::json& entry) {
+            const HttpResponse jwks = get(kJwksPath);
+            only_good_pairs_served = only_good_pairs_served && jwks.status == 200 &&
+                                     (jwks.body == before.jwks.body || jwks.body == healed_jwks);
+            return entry.value("time", "") > healthy.value("time", "") &&
+                   entry.value("time", "") >= recorded.value("time", "");
+        }));
+    EXPECT_TRUE(only_good_pairs_served);
+    EXPECT_TRUE(
+        wait_until([&] { return issuer_status().value("last_error", "x").empty(); }, kBound))
+        << health("/status").body;
+    EXPECT_EQ(health("/readyz").status, 200);
+    if (row.heal == Heal::SameBytes) {
+        expect_still_serving(before);  // same bytes: same ETags, no churn
+    } else {
+        EXPECT_TRUE(wait_until([&] { return get(kJwksPath).body == healed_jwks; }, kBound))
+            << gateway_->log();
+        const Served after = served();
+        EXPECT_NE(after.jwks.header("etag"), before.jwks.header("etag"));
+        EXPECT_EQ(after.discovery.body, before.discovery.body);
+        EXPECT_EQ(after.discovery.header("etag"), before.discovery.header("etag"));
+    }
+    expect_not_public(row.never_public);
+    if (!row.secret.empty()) expect_nowhere(row.secret);
+    expect_clean_exit();
+}
+
+INSTANTIATE_TEST_SUITE_P(FaultMatrix, FaultMatrixUpstream, ::testing::ValuesIn(fault_rows()),
+                         [](const ::testing::TestParamInfo<FaultRow>& param_info) {
+                             return param_info.param.name;
+                         });
+
+// ---- A name that does not resolve, as the first of two upstreams -----------------------------
+
+class FaultMatrixTwoUpstreams : public FaultMatrixBase {};
+
+TEST_F(FaultMatrixTwoUpstreams, UnresolvableNameIsRecordedWhileTheSecondKeepsItFresh) {
+    // .invalid never resolves (RFC 6761); the machine's resolver must answer NXDOMAIN promptly
+    // (one that cannot be reached makes the lookup itself time out). Making the name resolve
+    // later would mean changing that resolver, so recovery here is the second upstream keeping
+    // the pair fresh.
+    const std::string unresolvable = "https://nonexistent.invalid:4646";
+    const std::string working = nomad_->base_url();
+    start_gateway({unresolvable, working});
+    ASSERT_TRUE(wait_ready()) << gateway_->log();
+
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return log_line_with({field("event", "upstream_fetch_failed"),
+                                  field("upstream", unresolvable), field("reason", "dns")});
+        },
+        kBound))
+        << gateway_->log();
+    EXPECT_GE(metric("oidc_gateway_upstream_fetches_total",
+                     {{"issuer", issuer_}, {"upstream", unresolvable}, {"result", "dns"}})
+                  .value_or(0),
+              1.0);
+    nlohmann::json dead;
+    ASSERT_NO_FATAL_FAILURE(wait_upstream_result(unresolvable, "dns", &dead));
+    EXPECT_FALSE(dead.value("detail", "").empty());
+    EXPECT_LT(dead.value("duration_ms", -1LL), 1900) << "a failed lookup is not a timeout";
+
+    const Served before = served();
+    EXPECT_EQ(before.discovery.body, nomad_discovery_document(issuer_));
+    EXPECT_EQ(before.jwks.body, jwks_);
+    EXPECT_EQ(health("/readyz").status, 200);
+
+    // Round after round the second upstream vouches for the pair.
+    nlohmann::json first;
+    ASSERT_NO_FATAL_FAILURE(wait_upstream_result(working, "ok", &first));
+    nlohmann::json later;
+    ASSERT_NO_FATAL_FAILURE(
+        wait_upstream_result(working, "ok", &later, [&](const nlohmann::json& entry) {
+            return entry.value("time", "") > first.value("time", "");
+        }));
+    expect_still_serving(before);
+
+    // And a rotation at the second upstream is published.
+    EvpPkeyPtr next_key = generate_rsa_key();
+    const std::string rotated = jwks_with(
+        {nomad_rsa_jwk(signing_key_.get(), kKid), nomad_rsa_jwk(next_key.get(), kRotatedKid)});
+    nomad_->set_document(kJwksPath, rotated);
+    EXPECT_TRUE(wait_until([&] { return get(kJwksPath).body == rotated; }, kBound))
+        << gateway_->log();
+    expect_clean_exit();
+}
+
+// ---- The cache directory --------------------------------------------------------------------
+
+class FaultMatrixCache : public FaultMatrixBase {
+  protected:
+    // The one record in cache_dir, once the gateway has written it.
+    std::string wait_cache_record() {
+        std::string found;
+        wait_until(
+            [&] {
+                for (const auto& entry : std::filesystem::directory_iterator(cache_dir())) {
+                    const std::string name = entry.path().filename().string();
+                    if (name.rfind("issuer-", 0) == 0) found = entry.path().string();
+                }
+                return !found.empty();
+            },
+            kBound);
+        return found;
+    }
+
+    // Writes a good record, damages it with `damage` while gateway and upstream are down, and
+    // restarts the gateway on it: the record is ignored with `expected_detail`, nothing is
+    // served, and the pair comes back once the upstream does.
+    void restart_on_damaged_cache(const std::function<void(std::string&)>& damage,
+                                  const std::string& expected_detail,
+                                  const std::string& never_served) {
+        const std::string upstream_url = nomad_->base_url();
+        start_gateway({upstream_url});
+        ASSERT_TRUE(wait_ready()) << gateway_->log();
+        const Served before = served();
+        ASSERT_EQ(before.jwks.body, jwks_);
+        const std::string record = wait_cache_record();
+        ASSERT_FALSE(record.empty()) << gateway_->log();
+        ASSERT_EQ(gateway_->stop(SIGTERM), 0);
+        stop_upstream();
+
+        std::string text = read_file(record);
+        damage(text);
+        write_file(record, text);
+        start_gateway({upstream_url});
+        ASSERT_TRUE(wait_until(
+            [&] {
+                return log_line_with(
+                    {field("event", "cache_ignored"), field("issuer", issuer_), expected_detail});
+            },
+            kBound))
+            << gateway_->log();
+        ASSERT_TRUE(wait_until([&] { return health("/healthz").status == 200; }, kBound));
+
+        // Never served: not at start and not across the next refresh rounds either.
+        const auto until = std::chrono::steady_clock::now() + 1500ms;
+        do {
+            const HttpResponse ready = health("/readyz");
+            EXPECT_EQ(ready.status, 503);
+            const Served now = served();
+            EXPECT_EQ(now.discovery.status, 503);
+            EXPECT_EQ(now.jwks.status, 503);
+            EXPECT_EQ(now.discovery.body.find('{'), std::string::npos) << now.discovery.body;
+            EXPECT_EQ(now.jwks.body.find('{'), std::string::npos) << now.jwks.body;
+            std::this_thread::sleep_for(250ms);
+        } while (std::chrono::steady_clock::now() < until && !HasFailure());
+        EXPECT_EQ(gateway_->log().find("cache_loaded"), std::string::npos);
+        EXPECT_FALSE(issuer_status().value("ready", true));
+        if (!never_served.empty()) {
+            expect_not_public(never_served);
+            EXPECT_EQ(health("/status").body.find(never_served), std::string::npos);
+        }
+
+        // The upstream answers again: the pair is fetched, validated and served.
+        replace_upstream(healthy_server_certificate(), healthy_upstream_ca());
+        serve_documents(jwks_);
+        ASSERT_TRUE(wait_ready()) << gateway_->log();
+        nlohmann::json recovered;
+        ASSERT_NO_FATAL_FAILURE(wait_upstream_result(upstream_url, "ok", &recovered));
+        const Served after = served();
+        EXPECT_EQ(after.discovery.body, before.discovery.body);
+        EXPECT_EQ(after.jwks.body, before.jwks.body);
+        EXPECT_EQ(issuer_status().value("source", ""), "upstream");
+        if (!never_served.empty()) expect_not_public(never_served);
+        expect_clean_exit();
+    }
+};
+
+TEST_F(FaultMatrixCache, TruncatedRecordAtStartIsIgnoredNeverServed) {
+    restart_on_damaged_cache([](std::string& text) { text.resize(text.size() / 2); },
+                             "not a cache record", "");
+}
+
+TEST_F(FaultMatrixCache, TamperedRecordAtStartIsIgnoredNeverServed) {
+    // One character of the kid inside the recorded JWKS: the altered set would still pass
+    // validation, so only the record's checksum can tell.
+    std::string tampered_kid = kKid;
+    tampered_kid[0] = tampered_kid[0] == '3' ? '4' : '3';
+    restart_on_damaged_cache(
+        [&](std::string& text) {
+            const std::size_t at = text.find(kKid);
+            ASSERT_NE(at, std::string::npos) << text;
+            text.replace(at, tampered_kid.size(), tampered_kid);
+        },
+        "fails its checksum", tampered_kid);
+}
+
+TEST_F(FaultMatrixCache, UnwritableCacheDirIsReportedWhileServingGoesOn) {
+    // Root ignores permissions, so the gateway must run as an unprivileged user for a
+    // directory it cannot write.
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to run the gateway as nobody";
+    const passwd* nobody = ::getpwnam("nobody");
+    ASSERT_NE(nobody, nullptr);
+    const uid_t nobody_uid = nobody->pw_uid;
+    const gid_t nobody_gid = nobody->pw_gid;
+    ASSERT_EQ(::chmod(dir_.path().c_str(), 0711), 0);
+    const std::string cache = cache_dir();
+    ASSERT_EQ(::chown(cache.c_str(), nobody_uid, nobody_gid), 0);
+    nlohmann::json config = base_config({nomad_->base_url()});
+    config["user"] = "nobody";
+    start_gateway_with(config);
+    ASSERT_TRUE(wait_ready()) << gateway_->log();
+    const std::string record = wait_cache_record();
+    ASSERT_FALSE(record.empty()) << gateway_->log();
+    EXPECT_EQ(issuer_status().value("cache_error", "x"), "");
+    const Served before = served();
+
+    // Owned by root, mode 0755: nobody can no longer create the record's temporary file.
+    ASSERT_EQ(::chown(cache.c_str(), 0, 0), 0);
+    ASSERT_EQ(::chmod(cache.c_str(), 0755), 0);
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return log_line_with({field("event", "cache_write_failed"), field("issuer", issuer_)});
+        },
+        kBound))
+        << gateway_->log();
+    EXPECT_TRUE(wait_until(
+        [&] {
+            return metric("oidc_gateway_cache_write_failures_total", {{"issuer", issuer_}})
+                       .value_or(0) >= 1;
+        },
+        kBound));
+    std::string cache_error;
+    EXPECT_TRUE(wait_until(
+        [&] {
+            cache_error = issuer_status().value("cache_error", "");
+            return !cache_error.empty();
+        },
+        kBound))
+        << health("/status").body;
+    EXPECT_NE(cache_error.find(cache), std::string::npos) << cache_error;
+    expect_still_serving(before);
+    const std::time_t confirmed_before =
+        nlohmann::json::parse(read_file(record)).value("confirmed_at", std::time_t{0});
+
+    // Writable again: the next refresh writes the record and clears the error.
+    ASSERT_EQ(::chown(cache.c_str(), nobody_uid, nobody_gid), 0);
+    EXPECT_TRUE(
+        wait_until([&] { return issuer_status().value("cache_error", "x").empty(); }, kBound))
+        << health("/status").body;
+    EXPECT_GT(nlohmann::json::parse(read_file(record)).value("confirmed_at", std::time_t{0}),
+              confirmed_before);
+    expect_still_serving(before);
+    expect_clean_exit();
+}
+
+}  // namespace
+}  // namespace oidcgw::testing
