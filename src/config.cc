@@ -557,8 +557,7 @@ Config read_config(const json& root) {
                             "max_stale",
                             "serve_stale",
                             "limits",
-                            "timeouts",
-                            "sandbox"});
+                            "timeouts"});
     Config config;
     config.listen = read_listen_list(top.require("listen"), "listen");
     config.certificates = read_tls(top.require("tls"), "tls", &config.tls_min_version);
@@ -624,11 +623,6 @@ Config read_config(const json& root) {
     if (const json* value = top.find("limits")) config.limits = read_limits(*value, "limits");
     if (const json* value = top.find("timeouts")) {
         config.timeouts = read_timeouts(*value, "timeouts");
-    }
-    if (const json* value = top.find("sandbox")) {
-        config.sandbox =
-            read_choice<SandboxMode, 3>(*value, "sandbox", {"enforce", "log", "off"},
-                                        {SandboxMode::Enforce, SandboxMode::Log, SandboxMode::Off});
     }
     if (const json* value = top.find("watch")) config.watch = read_boolean(*value, "watch");
     if (const json* value = top.find("watch_wait")) {

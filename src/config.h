@@ -68,8 +68,6 @@ struct ConnectionTimeouts {
     bool operator==(const ConnectionTimeouts&) const = default;
 };
 
-enum class SandboxMode { Enforce, Log, Off };
-
 struct Config {
     std::string path;  // the file it came from, "" when parsed from text
     std::vector<ListenAddress> listen;
@@ -97,8 +95,7 @@ struct Config {
     TlsMinVersion tls_min_version = TlsMinVersion::Tls12;
     ConnectionLimits limits;
     ConnectionTimeouts timeouts;
-    SandboxMode sandbox = SandboxMode::Enforce;  // seccomp allow-list once started
-    std::vector<std::string> warnings;           // non-fatal findings, e.g. a plain-http upstream
+    std::vector<std::string> warnings;  // non-fatal findings, e.g. a plain-http upstream
 
     unsigned resolved_workers() const;
 };

@@ -32,6 +32,11 @@ std::vector<std::string> issuer_names(const Config& config) {
     return names;
 }
 
+// tls.min_version "1.3" narrows the context to TLS 1.3 ("1.2" keeps the default floor).
+void apply_min_version(SSL_CTX* context, TlsMinVersion version) {
+    if (version == TlsMinVersion::Tls13) SSL_CTX_set_min_proto_version(context, TLS1_3_VERSION);
+}
+
 ConnectionDeadlines deadlines_from(const Config& config) {
     ConnectionDeadlines deadlines;
     deadlines.handshake = config.timeouts.handshake;
@@ -139,6 +144,7 @@ bool Gateway::start(Config initial, std::string* error) {
     access_log_.configure(config->access_log.enabled, config->access_log.max_per_second);
     tls_ = build_public_tls_context(config->certificates, error);
     if (!tls_) return false;
+    apply_min_version(tls_.get(), config->tls_min_version);
     IssuerTls issuer_tls;
     if (!load_issuer_tls(*config, &issuer_tls, error)) return false;
 
@@ -293,6 +299,7 @@ bool Gateway::reload_with(Config next_config, std::string* error) {
     std::string problem;
     SharedSslCtx next_tls = build_public_tls_context(next->certificates, &problem);
     if (!next_tls) return fail(problem);
+    apply_min_version(next_tls.get(), next->tls_min_version);
     IssuerTls next_issuer_tls;
     if (!load_issuer_tls(*next, &next_issuer_tls, &problem)) return fail(problem);
 

@@ -234,11 +234,21 @@ FetchResult UpstreamClient::get(const UpstreamUrl& upstream, std::string_view pa
     if (code != CURLE_OK) {
         result.error_code = classify_curl_error(code);
         result.error = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
-        // With TLS 1.3 a refused client certificate surfaces as an alert on the first read;
-        // OpenSSL names it, and the operator is better served by "tls" than "transport".
-        if ((code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR) &&
-            result.error.find("SSL") != std::string::npos) {
+        // With TLS 1.3 the server judges the client certificate after the client has finished
+        // its side of the handshake, so a refusal arrives as a failed read or write (an alert,
+        // a reset, a broken pipe) before any response byte. The operator is better served by
+        // "tls" and a hint than by "transport".
+        long header_bytes = 0;
+        curl_easy_getinfo(curl, CURLINFO_HEADER_SIZE, &header_bytes);
+        const bool ended_before_response =
+            upstream.https && header_bytes == 0 &&
+            (code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR || code == CURLE_GOT_NOTHING ||
+             result.error.find("getpeername") != std::string::npos);
+        if (ended_before_response) {
             result.error_code = "tls";
+            result.error +=
+                " (the upstream ended the connection around the TLS handshake: was "
+                "the client certificate refused?)";
         }
         result.body.clear();
         return result;
