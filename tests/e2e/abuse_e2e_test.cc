@@ -77,6 +77,8 @@ TlsConnection tls_connect(SSL_CTX* context, std::uint16_t port,
 class AbuseE2E : public GatewayE2E {
   protected:
     void SetUp() override {
+        // Writing to a connection the gateway already closed at its deadline is expected here.
+        ::signal(SIGPIPE, SIG_IGN);
         GatewayE2E::SetUp();
         client_context_.reset(SSL_CTX_new(TLS_client_method()));
         SSL_CTX_set_verify(client_context_.get(), SSL_VERIFY_NONE, nullptr);
@@ -117,7 +119,8 @@ TEST_F(AbuseE2E, SlowClientsAreClosedAtTheirDeadlinesWhileOthersAreServed) {
     for (int i = 0; i < kEach; ++i) {
         TlsConnection connection = tls_connect(client_context_.get(), public_port_);
         ASSERT_TRUE(connection.ssl) << "handshake " << i;
-        ASSERT_EQ(SSL_write(connection.ssl.get(), "G", 1), 1);
+        // May already fail when a slow (sanitizer) run reaches its deadline first.
+        SSL_write(connection.ssl.get(), "G", 1);
         dripping.push_back(std::move(connection));
     }
     // A normal client is served promptly all the while.
