@@ -25,6 +25,15 @@ std::string quote_member_name(const std::string& name) {
     return quoted;
 }
 
+// Plain identifiers stay bare in a key path; anything else is quoted like above.
+std::string quote_member_name_if_unusual(const std::string& name) {
+    const bool plain = !name.empty() && name.size() <= kMaxQuotedNameLength &&
+                       name.find_first_not_of(
+                           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                           "0123456789_-") == std::string::npos;
+    return plain ? name : quote_member_name(name);
+}
+
 // Turns the library's "[json.exception.parse_error.101] parse error at line 1, column 5: syntax
 // error while parsing array - ...; last read: '...'" into "(line 1, column 5): while parsing
 // array - ...". The token is dropped: it can be a fragment of key material, and callers put this
@@ -79,9 +88,11 @@ class StrictDomBuilder {
         json& object = *open_containers_.back();
         if (object.contains(name)) {
             error_ = "duplicate member " + quote_member_name(name);
+            if (!open_paths_.back().empty()) error_ += " in " + open_paths_.back();
             return false;
         }
         member_slot_ = &object[name];
+        member_name_ = name;
         return true;
     }
 
@@ -121,6 +132,7 @@ class StrictDomBuilder {
             error_ = "JSON nesting deeper than " + std::to_string(max_depth_) + " levels";
             return false;
         }
+        open_paths_.push_back(path_of_next_value());
         // Pointers stay valid: a parent array grows only after this child is closed, and object
         // members live in a node-based map.
         open_containers_.push_back(place(std::move(empty_container)));
@@ -129,12 +141,26 @@ class StrictDomBuilder {
 
     bool close() {
         open_containers_.pop_back();
+        open_paths_.pop_back();
         return true;
+    }
+
+    // Where the value about to be placed sits, as a config-style key path (`a.b[2].c`), so a
+    // duplicate member deep in a document is named by its place.
+    std::string path_of_next_value() const {
+        if (open_containers_.empty()) return "";
+        const std::string& parent = open_paths_.back();
+        const json& container = *open_containers_.back();
+        if (container.is_array()) return parent + "[" + std::to_string(container.size()) + "]";
+        const std::string name = quote_member_name_if_unusual(member_name_);
+        return parent.empty() ? name : parent + "." + name;
     }
 
     std::size_t max_depth_;
     json root_;
     std::vector<json*> open_containers_;
+    std::vector<std::string> open_paths_;  // key path of each open container
+    std::string member_name_;
     json* member_slot_ = nullptr;
     std::string error_;
 };

@@ -47,13 +47,19 @@ TEST(StrictJson, RejectsDuplicateMemberNamingIt) {
 TEST(StrictJson, RejectsDuplicateMemberInNestedObject) {
     std::string error;
     EXPECT_FALSE(parse_strict_json(R"({"keys":[{"kid":"1"},{"kid":"2","kid":"3"}]})", &error));
-    EXPECT_EQ(error, R"(duplicate member "kid")");
+    EXPECT_EQ(error, R"(duplicate member "kid" in keys[1])");
 }
 
 TEST(StrictJson, RejectsDuplicateAfterContainerValue) {
     std::string error;
     EXPECT_FALSE(parse_strict_json(R"({"a":{"x":[1]},"a":2})", &error));
     EXPECT_EQ(error, R"(duplicate member "a")");
+}
+
+TEST(StrictJson, NamesThePathOfADeepDuplicateQuotingUnusualNames) {
+    std::string error;
+    EXPECT_FALSE(parse_strict_json(R"({"a b":[[{"c":{"d":1,"d":2}}]]})", &error));
+    EXPECT_EQ(error, R"(duplicate member "d" in "a b"[0][0].c)");
 }
 
 TEST(StrictJson, RejectsDuplicateSpelledWithEscape) {
