@@ -4,6 +4,7 @@
 #include "config.h"
 #include "gateway.h"
 #include "logger.h"
+#include "sandbox.h"
 #include "sd_notify.h"
 #include "version.h"
 
@@ -29,11 +30,17 @@ int run_check(const std::string& path) {
     // The public TLS context is built exactly as `serve` builds it, so `check` finds what the
     // server would refuse (e.g. two certificates of one key type).
     std::string tls_error;
-    if (!oidcgw::build_public_tls_context(result.config->certificates, &tls_error)) {
+    std::vector<std::string> tls_warnings;
+    if (!oidcgw::build_public_tls_context(
+            result.config->certificates, result.config->tls_min_version,
+            std::make_shared<oidcgw::SessionTicketKeys>(), &tls_warnings, &tls_error)) {
         std::cerr << "oidc-gateway: " << path << ": " << tls_error << "\n";
         return 2;
     }
     for (const std::string& warning : result.config->warnings) {
+        std::cerr << "oidc-gateway: warning: " << warning << "\n";
+    }
+    for (const std::string& warning : tls_warnings) {
         std::cerr << "oidc-gateway: warning: " << warning << "\n";
     }
     std::cout << "oidc-gateway: configuration " << path << " is valid ("
@@ -62,11 +69,23 @@ int run_serve(const std::string& path) {
     pthread_sigmask(SIG_BLOCK, &waited, nullptr);
     signal(SIGPIPE, SIG_IGN);
 
+    const oidcgw::SandboxMode sandbox = result.config->sandbox;
     oidcgw::Gateway gateway(logger);
     std::string error;
     if (!gateway.start(std::move(*result.config), &error)) {
         logger.error("start_failed", {{"detail", error}});
         return 1;
+    }
+    // Everything that needs more than the allow-list (binding, the privilege drop, starting the
+    // threads) is done by now.
+    if (!oidcgw::install_sandbox(sandbox, &error)) {
+        logger.error("sandbox_failed", {{"detail", error}});
+        gateway.stop(std::chrono::milliseconds(0));
+        return 1;
+    }
+    if (sandbox != oidcgw::SandboxMode::Off) {
+        logger.info("sandbox_installed",
+                    {{"mode", sandbox == oidcgw::SandboxMode::Enforce ? "enforce" : "log"}});
     }
     oidcgw::notify_ready();
 
@@ -119,6 +138,10 @@ int main(int argc, char** argv) {
             return 2;
         case CommandKind::Check:
             return run_check(command.config_path);
+        case CommandKind::Probe:
+            return oidcgw::run_probe(command.probe, std::cout, std::cerr);
+        case CommandKind::Thumbprint:
+            return oidcgw::run_thumbprint(command.thumbprint, std::cout, std::cerr);
         case CommandKind::Serve:
             break;
     }

@@ -55,6 +55,17 @@ std::string member_path(const std::string& parent, std::string_view key) {
     return parent.empty() ? std::string(key) : parent + "." + std::string(key);
 }
 
+// A member name as it may appear in a key path: plain names as they are, anything else (empty,
+// spaces, dots, control or non-ASCII bytes) quoted and escaped, so an error message stays one
+// unambiguous line.
+std::string printable_member_name(std::string_view name) {
+    const bool plain = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '-';
+    });
+    return plain ? std::string(name) : quote(name);
+}
+
 std::string element_path(const std::string& parent, std::size_t index) {
     return parent + "[" + std::to_string(index) + "]";
 }
@@ -84,7 +95,8 @@ class ObjectReader {
                 for (const std::string_view known_name : sorted) {
                     list += (list.empty() ? "" : ", ") + std::string(known_name);
                 }
-                fail(member_path(path_, name), "unknown key (known: " + list + ")");
+                fail(member_path(path_, printable_member_name(name)),
+                     "unknown key (known: " + list + ")");
             }
         }
     }
@@ -557,7 +569,8 @@ Config read_config(const json& root) {
                             "max_stale",
                             "serve_stale",
                             "limits",
-                            "timeouts"});
+                            "timeouts",
+                            "sandbox"});
     Config config;
     config.listen = read_listen_list(top.require("listen"), "listen");
     config.certificates = read_tls(top.require("tls"), "tls", &config.tls_min_version);
@@ -623,6 +636,11 @@ Config read_config(const json& root) {
     if (const json* value = top.find("limits")) config.limits = read_limits(*value, "limits");
     if (const json* value = top.find("timeouts")) {
         config.timeouts = read_timeouts(*value, "timeouts");
+    }
+    if (const json* value = top.find("sandbox")) {
+        config.sandbox =
+            read_choice<SandboxMode, 3>(*value, "sandbox", {"enforce", "log", "off"},
+                                        {SandboxMode::Enforce, SandboxMode::Log, SandboxMode::Off});
     }
     if (const json* value = top.find("watch")) config.watch = read_boolean(*value, "watch");
     if (const json* value = top.find("watch_wait")) {

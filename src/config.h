@@ -4,6 +4,7 @@
 
 #include "issuer_url.h"
 #include "logger.h"
+#include "sandbox.h"
 
 #include <chrono>
 #include <cstddef>
@@ -95,7 +96,8 @@ struct Config {
     TlsMinVersion tls_min_version = TlsMinVersion::Tls12;
     ConnectionLimits limits;
     ConnectionTimeouts timeouts;
-    std::vector<std::string> warnings;  // non-fatal findings, e.g. a plain-http upstream
+    SandboxMode sandbox = SandboxMode::Enforce;  // seccomp allow-list once started
+    std::vector<std::string> warnings;           // non-fatal findings, e.g. a plain-http upstream
 
     unsigned resolved_workers() const;
 };

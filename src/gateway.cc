@@ -32,9 +32,9 @@ std::vector<std::string> issuer_names(const Config& config) {
     return names;
 }
 
-// tls.min_version "1.3" narrows the context to TLS 1.3 ("1.2" keeps the default floor).
-void apply_min_version(SSL_CTX* context, TlsMinVersion version) {
-    if (version == TlsMinVersion::Tls13) SSL_CTX_set_min_proto_version(context, TLS1_3_VERSION);
+bool expiring_soon(const CertificateInfo& info, std::time_t now) {
+    return info.not_after - now <
+           std::chrono::duration_cast<std::chrono::seconds>(kCertificateExpiryWarning).count();
 }
 
 ConnectionDeadlines deadlines_from(const Config& config) {
@@ -56,7 +56,14 @@ ListenSocketOptions public_socket_options(const ConnectionDeadlines& deadlines) 
 
 }  // namespace
 
-Gateway::Gateway(Logger& logger) : logger_(logger), access_log_(logger) {}
+Gateway::Gateway(Logger& logger)
+    : logger_(logger), access_log_(logger), ticket_keys_(std::make_shared<SessionTicketKeys>()) {}
+
+void Gateway::log_certificate_warnings(const std::vector<std::string>& warnings) {
+    for (const std::string& warning : warnings) {
+        logger_.warn("certificate_warning", {{"detail", warning}});
+    }
+}
 
 Gateway::~Gateway() {
     stop(std::chrono::milliseconds(0));
@@ -142,9 +149,11 @@ bool Gateway::start(Config initial, std::string* error) {
     }
     logger_.configure(config->log_format, config->log_level);
     access_log_.configure(config->access_log.enabled, config->access_log.max_per_second);
-    tls_ = build_public_tls_context(config->certificates, error);
+    std::vector<std::string> tls_warnings;
+    tls_ = build_public_tls_context(config->certificates, config->tls_min_version, ticket_keys_,
+                                    &tls_warnings, error);
     if (!tls_) return false;
-    apply_min_version(tls_.get(), config->tls_min_version);
+    log_certificate_warnings(tls_warnings);
     IssuerTls issuer_tls;
     if (!load_issuer_tls(*config, &issuer_tls, error)) return false;
 
@@ -297,9 +306,10 @@ bool Gateway::reload_with(Config next_config, std::string* error) {
     // 1. Build everything new off to the side. Any failure here leaves the running state as it
     //    was; sockets opened so far close with their UniqueFd.
     std::string problem;
-    SharedSslCtx next_tls = build_public_tls_context(next->certificates, &problem);
+    std::vector<std::string> tls_warnings;
+    SharedSslCtx next_tls = build_public_tls_context(next->certificates, next->tls_min_version,
+                                                     ticket_keys_, &tls_warnings, &problem);
     if (!next_tls) return fail(problem);
-    apply_min_version(next_tls.get(), next->tls_min_version);
     IssuerTls next_issuer_tls;
     if (!load_issuer_tls(*next, &next_issuer_tls, &problem)) return fail(problem);
 
@@ -340,6 +350,10 @@ bool Gateway::reload_with(Config next_config, std::string* error) {
     if (next->user != previous->user || next->group != previous->group) {
         logger_.warn("reload_ignored_change",
                      {{"key", "user"}, {"detail", "the account changes on restart"}});
+    }
+    if (next->sandbox != previous->sandbox) {
+        logger_.warn("reload_ignored_change",
+                     {{"key", "sandbox"}, {"detail", "the sandbox changes on restart"}});
     }
     logger_.configure(next->log_format, next->log_level);
     access_log_.configure(next->access_log.enabled, next->access_log.max_per_second);
@@ -439,6 +453,7 @@ bool Gateway::reload_with(Config next_config, std::string* error) {
     for (const std::string& warning : next->warnings) {
         logger_.warn("config_warning", {{"detail", warning}});
     }
+    log_certificate_warnings(tls_warnings);
     record_reload(true, "");
     nlohmann::json added_listen = nlohmann::json::array();
     for (const std::string& text : next_listen) {
@@ -561,6 +576,18 @@ void Gateway::register_collectors() {
             return samples;
         });
     metrics_.set_gauge_collector(
+        "oidc_gateway_certificate_expiring_soon",
+        "1 when a public certificate expires within 14 days (a warning at load), else 0.", [this] {
+            std::vector<GaugeSample> samples;
+            std::lock_guard lock(state_mutex_);
+            const std::time_t now = std::time(nullptr);
+            for (const CertificateInfo& info : certificates_) {
+                samples.push_back({{{"file", info.file}, {"subject", info.subject}},
+                                   expiring_soon(info, now) ? 1.0 : 0.0});
+            }
+            return samples;
+        });
+    metrics_.set_gauge_collector(
         "oidc_gateway_last_reload_successful",
         "1 when the last reload succeeded (or none was tried), 0 when it failed.", [this] {
             std::lock_guard lock(state_mutex_);
@@ -645,7 +672,8 @@ std::string Gateway::render_status() const {
                                     {"subject", info.subject},
                                     {"sans", info.sans},
                                     {"not_after", time_or_null(info.not_after)},
-                                    {"expires_in_days", (info.not_after - now) / 86400}});
+                                    {"expires_in_days", (info.not_after - now) / 86400},
+                                    {"expiring_soon", expiring_soon(info, now)}});
         }
         status["certificates"] = certificates;
         status["last_reload"] = {{"time", time_or_null(last_reload_.time)},

@@ -78,6 +78,7 @@ class Gateway {
     void start_refresher(const IssuerConfig& issuer, const std::optional<UpstreamTlsMaterial>& tls,
                          const Config& config);
     void register_collectors();
+    void log_certificate_warnings(const std::vector<std::string>& warnings);
     void record_reload(bool ok, const std::string& error);
 
     Logger& logger_;
@@ -92,6 +93,8 @@ class Gateway {
     ReloadRecord last_reload_;
 
     SharedSslCtx tls_;
+    // Owned here, not by a context, so session tickets keep resuming across reloads.
+    std::shared_ptr<SessionTicketKeys> ticket_keys_;
     std::unique_ptr<PublishedSnapshot> snapshot_;
     IssuerStatusBoard status_;
     std::vector<Worker> workers_;

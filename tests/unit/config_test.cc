@@ -202,7 +202,19 @@ TEST(ParseConfig, DuplicateKeysAreRefused) {
     ConfigError nested = parse_error(std::string(R"({"listen": ["0.0.0.0:443"],
         "tls": {"certificates": [{"certificate": "/a", "certificate": "/b", "private_key": "/k"}]},
         "issuers": []})"));
-    EXPECT_TRUE(contains(nested.message, "duplicate member \"certificate\"")) << nested.message;
+    EXPECT_TRUE(contains(nested.message, "duplicate member \"certificate\" in tls.certificates[0]"))
+        << nested.message;
+}
+
+TEST(ParseConfig, UnusualUnknownMemberNamesAreQuotedInTheKeyPath) {
+    EXPECT_EQ(
+        parse_error(
+            std::string(
+                R"({"listen": ["127.0.0.1:8443"], "tls": {"certificates": [{"c\rt": "/a"}]}})"))
+            .key,
+        R"(tls.certificates[0]."c\rt")");
+    EXPECT_EQ(parse_error(std::string(R"({"": 1})")).key, R"("")");
+    EXPECT_EQ(parse_error(std::string(R"({"a.b": 1})")).key, R"("a.b")");
 }
 
 TEST(ParseConfig, SyntaxErrorsHaveNoKey) {
@@ -224,7 +236,7 @@ TEST(ParseConfig, UnknownKeysAtEveryLevel) {
     EXPECT_EQ(error_after([](json& c) { c["listn"] = json::array(); }),
               "listn: unknown key (known: access_log, cache_dir, group, health_listen, issuers, "
               "limits, listen, log_format, log_level, max_age, max_document_bytes, max_stale, "
-              "refresh_interval, serve_stale, shutdown_timeout, timeouts, tls, "
+              "refresh_interval, sandbox, serve_stale, shutdown_timeout, timeouts, tls, "
               "upstream_timeout, user, watch, watch_wait, workers)");
     EXPECT_EQ(error_after([](json& c) {
                   c["access_log"] = {{"enable", true}};
@@ -1094,10 +1106,11 @@ TEST(ParseConfigFreshnessAndEdge, DefaultsAndValues) {
     EXPECT_EQ(d.tls_min_version, TlsMinVersion::Tls12);
     EXPECT_EQ(d.limits, ConnectionLimits{});
     EXPECT_EQ(d.timeouts, ConnectionTimeouts{});
+    EXPECT_EQ(d.sandbox, SandboxMode::Enforce);
 
     ConfigResult set = parse_config(R"({"listen":["127.0.0.1:8443"],
         "tls":{"certificates":[{"certificate":"c","private_key":"k"}],"min_version":"1.3"},
-        "watch":false,"watch_wait":"30s","max_stale":"2h","serve_stale":false,
+        "watch":false,"watch_wait":"30s","max_stale":"2h","serve_stale":false,"sandbox":"log",
         "limits":{"max_connections":5,"max_connections_per_ip":2,
                   "new_connections_per_ip_per_second":3,"max_requests_per_connection":4},
         "timeouts":{"handshake":"1s","request_head":"2s","keep_alive":"3s","write":"4s"},
@@ -1109,6 +1122,7 @@ TEST(ParseConfigFreshnessAndEdge, DefaultsAndValues) {
     EXPECT_EQ(c.max_stale, std::chrono::hours(2));
     EXPECT_FALSE(c.serve_stale);
     EXPECT_EQ(c.tls_min_version, TlsMinVersion::Tls13);
+    EXPECT_EQ(c.sandbox, SandboxMode::Log);
     EXPECT_EQ(c.limits.max_connections, 5u);
     EXPECT_EQ(c.limits.max_connections_per_ip, 2u);
     EXPECT_EQ(c.limits.new_connections_per_ip_per_second, 3u);
@@ -1130,6 +1144,7 @@ TEST(ParseConfigFreshnessAndEdge, ErrorsNameTheKey) {
     EXPECT_NE(error(R"("watch":"yes")").find("watch: must be true or false"), std::string::npos);
     EXPECT_NE(error(R"("max_stale":"30s")").find("max_stale: must be at least refresh_interval"),
               std::string::npos);
+    EXPECT_NE(error(R"("sandbox":"strict")").find("sandbox"), std::string::npos);
     EXPECT_NE(error(R"("limits":{"max_connections":0})").find("limits.max_connections"),
               std::string::npos);
     EXPECT_NE(error(R"("limits":{"max_conns":1})").find("limits.max_conns: unknown key"),
