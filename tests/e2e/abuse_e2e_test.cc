@@ -8,8 +8,12 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <fstream>
+#include <sstream>
 
 namespace oidcgw::testing {
 namespace {
@@ -235,6 +239,76 @@ TEST_F(AbuseE2E, TheLastRequestAConnectionMayMakeClosesIt) {
     EXPECT_EQ(responses, 3u) << exchange.received;
     EXPECT_NE(exchange.received.find("Connection: close"), std::string::npos);
     EXPECT_TRUE(exchange.closed_by_peer);
+}
+
+// Descriptors the process holds now.
+std::size_t open_descriptors(pid_t pid) {
+    std::size_t count = 0;
+    for ([[maybe_unused]] const auto& entry :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+        ++count;
+    }
+    return count;
+}
+
+// User plus system CPU time the process has used, in clock ticks.
+long cpu_ticks(pid_t pid) {
+    std::ifstream stat_file("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
+    // Fields after the parenthesised command name, which may itself hold spaces.
+    std::istringstream fields(text.substr(text.rfind(')') + 2));
+    std::string field;
+    long utime = 0, stime = 0;
+    for (int index = 3; fields >> field; ++index) {
+        if (index == 14) utime = std::stol(field);
+        if (index == 15) {
+            stime = std::stol(field);
+            break;
+        }
+    }
+    return utime + stime;
+}
+
+TEST_F(AbuseE2E, OutOfDescriptorsTheAcceptLoopPausesInsteadOfSpinningAndRecovers) {
+    nlohmann::json config = base_config({nomad_->base_url()}, "60s");
+    config["limits"] = {{"max_connections_per_ip", 10000},
+                        {"new_connections_per_ip_per_second", 10000}};
+    start_gateway_with(config);
+    ASSERT_TRUE(wait_ready()) << gateway_->log();
+    ASSERT_EQ(get_from("127.0.0.1", "/.well-known/jwks.json").status, 200);
+
+    // Leave the gateway a handful of spare descriptors, then queue more connections than that.
+    const pid_t pid = gateway_->pid();
+    rlimit original{};
+    ASSERT_EQ(::prlimit(pid, RLIMIT_NOFILE, nullptr, &original), 0);
+    rlimit tight = original;
+    tight.rlim_cur = open_descriptors(pid) + 4;
+    ASSERT_EQ(::prlimit(pid, RLIMIT_NOFILE, &tight, nullptr), 0);
+    std::vector<int> waiting;
+    for (int i = 0; i < 20; ++i) {
+        const int fd = connect_from("127.0.0.1", public_port_);
+        ASSERT_GE(fd, 0);
+        // A first byte, so TCP_DEFER_ACCEPT hands the connection to accept().
+        ASSERT_EQ(::send(fd, "\x16", 1, MSG_NOSIGNAL), 1);
+        waiting.push_back(fd);
+    }
+    ASSERT_TRUE(wait_until([&] { return log_count("\"accept_paused\"") >= 1; }, 10s))
+        << gateway_->log();
+
+    // Paused, the loops sleep between retries (every 100 ms): a spinning accept loop would burn
+    // a whole core for each worker. Half a core over two seconds is far above the retries' cost.
+    const long ticks_per_second = ::sysconf(_SC_CLK_TCK);
+    const long before = cpu_ticks(pid);
+    std::this_thread::sleep_for(2s);
+    EXPECT_LT(cpu_ticks(pid) - before, ticks_per_second) << "the accept loop spins";
+    EXPECT_TRUE(gateway_->running());
+
+    // Descriptors free up as the clients leave (the limit stays tight): the gateway serves again.
+    for (const int fd : waiting) ::close(fd);
+    EXPECT_TRUE(wait_until(
+        [&] { return get_from("127.0.0.1", "/.well-known/jwks.json").status == 200; }, 10s))
+        << gateway_->log();
+    ASSERT_EQ(::prlimit(pid, RLIMIT_NOFILE, &original, nullptr), 0);
 }
 
 TEST_F(AbuseE2E, SmugglingAttemptsAreRefusedAndTheConnectionEnds) {
