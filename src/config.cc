@@ -42,9 +42,30 @@ struct ConfigFailure {
     throw ConfigFailure{ConfigError{std::move(key), std::move(message)}};
 }
 
-// A value quoted for a message, with control characters escaped so it cannot forge log lines.
+// A value quoted for a message, with control characters escaped so it cannot forge log lines or
+// steer a terminal. JSON escapes C0 controls only; DEL and the C1 controls (U+0080-U+009F, two
+// bytes in UTF-8) are escaped here too.
 std::string quote(std::string_view text) {
-    return json(std::string(text)).dump(-1, ' ', false, json::error_handler_t::replace);
+    const std::string dumped =
+        json(std::string(text)).dump(-1, ' ', false, json::error_handler_t::replace);
+    std::string quoted;
+    quoted.reserve(dumped.size());
+    for (std::size_t i = 0; i < dumped.size(); ++i) {
+        const auto byte = static_cast<unsigned char>(dumped[i]);
+        const auto next = i + 1 < dumped.size() ? static_cast<unsigned char>(dumped[i + 1]) : 0;
+        if (byte == 0x7f) {
+            quoted += "\\u007f";
+        } else if (byte == 0xc2 && next >= 0x80 && next <= 0x9f) {
+            static constexpr char kHex[] = "0123456789abcdef";
+            quoted += "\\u00";
+            quoted += kHex[next >> 4];
+            quoted += kHex[next & 0xf];
+            ++i;
+        } else {
+            quoted += dumped[i];
+        }
+    }
+    return quoted;
 }
 
 std::string found(const json& value) {

@@ -25,10 +25,15 @@ bool whole_document_error(const std::string& message) {
            message.starts_with("the configuration must be a JSON object");
 }
 
+// C0 controls, DEL, and C1 controls in their UTF-8 form (0xC2 0x80-0x9F).
 bool has_control_character(std::string_view text) {
-    for (const char c : text) {
-        const auto byte = static_cast<unsigned char>(c);
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const auto byte = static_cast<unsigned char>(text[i]);
         if (byte < 0x20 || byte == 0x7f) return true;
+        if (byte == 0xc2 && i + 1 < text.size()) {
+            const auto next = static_cast<unsigned char>(text[i + 1]);
+            if (next >= 0x80 && next <= 0x9f) return true;
+        }
     }
     return false;
 }

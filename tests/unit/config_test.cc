@@ -215,6 +215,11 @@ TEST(ParseConfig, UnusualUnknownMemberNamesAreQuotedInTheKeyPath) {
         R"(tls.certificates[0]."c\rt")");
     EXPECT_EQ(parse_error(std::string(R"({"": 1})")).key, R"("")");
     EXPECT_EQ(parse_error(std::string(R"({"a.b": 1})")).key, R"("a.b")");
+    // DEL and C1 controls (here U+009B, a terminal's CSI) are escaped too, not only C0 ones.
+    EXPECT_EQ(parse_error(std::string("{\"x\x7f\xc2\x9b"
+                                      "y\": 1}"))
+                  .key,
+              R"("x\u007f\u009by")");
 }
 
 TEST(ParseConfig, SyntaxErrorsHaveNoKey) {
