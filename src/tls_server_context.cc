@@ -142,8 +142,12 @@ int ticket_key_callback(SSL* ssl, unsigned char key_name[16], unsigned char* iv,
                         EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac, int encrypting) {
     const ContextState* state = context_state(SSL_get_SSL_CTX(ssl));
     if (state == nullptr || !state->ticket_keys) return -1;
-    return encrypting != 0 ? state->ticket_keys->encrypt(key_name, iv, cipher, mac)
-                           : state->ticket_keys->decrypt(key_name, iv, cipher, mac);
+    if (encrypting != 0) return state->ticket_keys->encrypt(key_name, iv, cipher, mac);
+    const int result = state->ticket_keys->decrypt(key_name, iv, cipher, mac);
+    // TLS 1.3 clients use a ticket once (RFC 8446 C.4): without a fresh one after each
+    // resumption, every other reconnect would be a full handshake.
+    if (result == 1 && SSL_version(ssl) == TLS1_3_VERSION) return 2;
+    return result;
 }
 
 SSL_CTX* context_for_server_name(const ContextState& front, std::string_view server_name) {

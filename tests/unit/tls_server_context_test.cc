@@ -555,6 +555,27 @@ TEST_F(TlsServerContextTest, SendsOneTicketPerTls13Handshake) {
     EXPECT_EQ(ticket_keys_->keys_made(), 1u);
 }
 
+// TLS 1.3 tickets are single-use: each resumption must hand out the next ticket, so a client
+// that reconnects again and again resumes every time.
+TEST_F(TlsServerContextTest, EveryTls13ResumptionIssuesTheNextTicket) {
+    const IssuedFiles certificate = issue("chain", {"chain.test"});
+    SharedSslCtx context = build({files(certificate)});
+    ASSERT_TRUE(context);
+    ClientOptions options;
+    options.sni = "chain.test";
+    HandshakeResult previous = handshake(context.get(), options);
+    ASSERT_TRUE(previous.completed) << previous.failure;
+    for (int round = 0; round < 3; ++round) {
+        ASSERT_TRUE(previous.session) << round;
+        options.resume = previous.session.get();
+        HandshakeResult next = handshake(context.get(), options);
+        ASSERT_TRUE(next.completed) << round << ": " << next.failure;
+        EXPECT_TRUE(next.reused) << round;
+        EXPECT_EQ(next.tickets_received, 1) << round;
+        previous = std::move(next);
+    }
+}
+
 // As after a reload: the session from one context resumes on another built with the same keys,
 // and not on one built with other keys.
 TEST_F(TlsServerContextTest, TicketsResumeAcrossContextsSharingTheirKeys) {
