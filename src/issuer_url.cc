@@ -276,7 +276,10 @@ std::string UpstreamUrl::url_for(std::string_view path) const {
     } else {
         url += host;
     }
-    if (port != (https ? kHttpsPort : kHttpPort)) url += ":" + std::to_string(port);
+    if (port != (https ? kHttpsPort : kHttpPort)) {
+        url += ':';  // piecewise for the same GCC 12 false positive
+        url += std::to_string(port);
+    }
     url += base_path;
     url += path;
     return url;
