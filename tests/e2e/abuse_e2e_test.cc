@@ -221,6 +221,65 @@ TEST_F(AbuseE2E, WhenFullIdleKeepAliveConnectionsMakeRoom) {
     }
 }
 
+TEST_F(AbuseE2E, AClientThatDoesNotReadIsNotReadFromAndIsClosedAtTheWriteDeadline) {
+    nlohmann::json config = base_config({nomad_->base_url()});
+    config["timeouts"] = {{"write", "1s"}};
+    config["limits"] = {{"max_requests_per_connection", 1000000}};  // not the reason to stop
+    config["workers"] = 1;
+    start_gateway_with(config);
+    ASSERT_TRUE(wait_ready()) << gateway_->log();
+
+    // A small receive window, so the responses pile up at the gateway rather than in our kernel.
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    const int window = 4096;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &window, sizeof window);
+    sockaddr_in remote{};
+    remote.sin_family = AF_INET;
+    remote.sin_port = htons(public_port_);
+    ::inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&remote), sizeof remote), 0);
+    const timeval send_timeout{0, 300'000};
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
+    SslPtr ssl(SSL_new(client_context_.get()));
+    SSL_set_fd(ssl.get(), fd);
+    SSL_set_tlsext_host_name(ssl.get(), kPublicHost);
+    ASSERT_EQ(SSL_connect(ssl.get()), 1);
+
+    // Pipeline many requests without reading a byte, until the gateway stops taking them.
+    std::string batch;
+    for (int i = 0; i < 100; ++i) {
+        batch += "GET /.well-known/jwks.json HTTP/1.1\r\nHost: " + host_header() + "\r\n\r\n";
+    }
+    int sent = 0;
+    for (int round = 0; round < 400; ++round) {
+        if (SSL_write(ssl.get(), batch.data(), static_cast<int>(batch.size())) <= 0) break;
+        sent += 100;
+    }
+    ERR_clear_error();
+
+    // The gateway answered what fits its output cap, then stopped reading; at the write deadline
+    // it closed the connection, all without our reading anything.
+    const auto public_connections = [&] {
+        const PrometheusParse metrics = parse_prometheus_text(health("/metrics").body);
+        return metrics.ok
+                   ? find_sample(metrics, "oidc_gateway_connections_open", {{"side", "public"}})
+                         .value_or(-1)
+                   : -1;
+    };
+    EXPECT_TRUE(wait_until([&] { return public_connections() == 0; }, 10s)) << gateway_->log();
+    const PrometheusParse metrics = parse_prometheus_text(health("/metrics").body);
+    ASSERT_TRUE(metrics.ok) << metrics.error;
+    const double answered = find_sample(metrics, "oidc_gateway_requests_total",
+                                        {{"document", "jwks"}, {"status", "200"}})
+                                .value_or(0);
+    EXPECT_GT(answered, 0);
+    EXPECT_LT(answered, sent / 2) << "sent " << sent;
+    EXPECT_TRUE(closed_by_server(fd, 5s));
+    ssl.reset();
+    ::close(fd);
+}
+
 TEST_F(AbuseE2E, TheLastRequestAConnectionMayMakeClosesIt) {
     nlohmann::json config = base_config({nomad_->base_url()});
     config["limits"] = {{"max_requests_per_connection", 3}};
