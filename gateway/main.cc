@@ -32,7 +32,8 @@ int run_check(const std::string& path) {
     std::string tls_error;
     std::vector<std::string> tls_warnings;
     if (!oidcgw::build_public_tls_context(
-            result.config->certificates, result.config->tls_min_version,
+            result.config->certificates,
+            {result.config->tls_min_version, result.config->tls_session_resumption},
             std::make_shared<oidcgw::SessionTicketKeys>(), &tls_warnings, &tls_error)) {
         std::cerr << "oidc-gateway: " << path << ": " << tls_error << "\n";
         return 2;

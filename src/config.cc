@@ -354,13 +354,18 @@ Enum read_choice(const json& value, const std::string& key,
     fail(key, "must be one of " + list + ", found " + quote(text));
 }
 
+bool read_boolean(const json& value, const std::string& key);
+
 std::vector<CertificateFiles> read_tls(const json& value, const std::string& key,
-                                       TlsMinVersion* min_version) {
-    const ObjectReader tls(value, key, {"certificates", "min_version"});
+                                       TlsMinVersion* min_version, bool* session_resumption) {
+    const ObjectReader tls(value, key, {"certificates", "min_version", "session_resumption"});
     if (const json* version = tls.find("min_version")) {
         *min_version =
             read_choice<TlsMinVersion, 2>(*version, tls.key_path("min_version"), {"1.2", "1.3"},
                                           {TlsMinVersion::Tls12, TlsMinVersion::Tls13});
+    }
+    if (const json* resumption = tls.find("session_resumption")) {
+        *session_resumption = read_boolean(*resumption, tls.key_path("session_resumption"));
     }
     const std::string list_key = tls.key_path("certificates");
     const json& list = read_non_empty_array(tls.require("certificates"), list_key,
@@ -594,7 +599,8 @@ Config read_config(const json& root) {
                             "sandbox"});
     Config config;
     config.listen = read_listen_list(top.require("listen"), "listen");
-    config.certificates = read_tls(top.require("tls"), "tls", &config.tls_min_version);
+    config.certificates = read_tls(top.require("tls"), "tls", &config.tls_min_version,
+                                   &config.tls_session_resumption);
     if (const json* health = top.find("health_listen")) {
         config.health_listen = read_listen_address(*health, "health_listen");
         for (std::size_t index = 0; index < config.listen.size(); ++index) {

@@ -94,6 +94,7 @@ struct Config {
     std::chrono::milliseconds max_stale{24 * 3600'000};  // older than this: /readyz 503
     bool serve_stale = true;  // false: the documents too answer 503 past max_stale
     TlsMinVersion tls_min_version = TlsMinVersion::Tls12;
+    bool tls_session_resumption = true;  // session tickets and the TLS 1.2 session cache
     ConnectionLimits limits;
     ConnectionTimeouts timeouts;
     SandboxMode sandbox = SandboxMode::Enforce;  // seccomp allow-list once started

@@ -32,6 +32,10 @@ std::vector<std::string> issuer_names(const Config& config) {
     return names;
 }
 
+PublicTlsProfile tls_profile(const Config& config) {
+    return {config.tls_min_version, config.tls_session_resumption};
+}
+
 bool expiring_soon(const CertificateInfo& info, std::time_t now) {
     return info.not_after - now <
            std::chrono::duration_cast<std::chrono::seconds>(kCertificateExpiryWarning).count();
@@ -150,7 +154,7 @@ bool Gateway::start(Config initial, std::string* error) {
     logger_.configure(config->log_format, config->log_level);
     access_log_.configure(config->access_log.enabled, config->access_log.max_per_second);
     std::vector<std::string> tls_warnings;
-    tls_ = build_public_tls_context(config->certificates, config->tls_min_version, ticket_keys_,
+    tls_ = build_public_tls_context(config->certificates, tls_profile(*config), ticket_keys_,
                                     &tls_warnings, error);
     if (!tls_) return false;
     log_certificate_warnings(tls_warnings);
@@ -307,7 +311,7 @@ bool Gateway::reload_with(Config next_config, std::string* error) {
     //    was; sockets opened so far close with their UniqueFd.
     std::string problem;
     std::vector<std::string> tls_warnings;
-    SharedSslCtx next_tls = build_public_tls_context(next->certificates, next->tls_min_version,
+    SharedSslCtx next_tls = build_public_tls_context(next->certificates, tls_profile(*next),
                                                      ticket_keys_, &tls_warnings, &problem);
     if (!next_tls) return fail(problem);
     IssuerTls next_issuer_tls;

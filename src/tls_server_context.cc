@@ -181,7 +181,7 @@ int select_certificate_by_sni(SSL* ssl, int* alert, void* front_state) {
 // A context with the whole profile and no certificate. Every group's context gets the same
 // profile: after an SNI switch OpenSSL reads some settings (ciphers, ALPN, sigalgs) from the new
 // context and others (versions, options, session cache, tickets) from the first.
-SslCtxPtr new_profile_context(TlsMinVersion min_version,
+SslCtxPtr new_profile_context(const PublicTlsProfile& profile,
                               const std::shared_ptr<SessionTicketKeys>& ticket_keys,
                               std::string* error) {
     SslCtxPtr context(SSL_CTX_new(TLS_server_method()));
@@ -198,7 +198,8 @@ SslCtxPtr new_profile_context(TlsMinVersion min_version,
         return nullptr;
     }
     // Versions: TLS 1.2 stays by default (AWS falls back to thumbprints with 1.3 alone).
-    const int minimum = min_version == TlsMinVersion::Tls13 ? TLS1_3_VERSION : TLS1_2_VERSION;
+    const int minimum =
+        profile.min_version == TlsMinVersion::Tls13 ? TLS1_3_VERSION : TLS1_2_VERSION;
     if (SSL_CTX_set_min_proto_version(ctx, minimum) != 1 ||
         SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1) {
         *error = "tls: cannot set the protocol versions: " + openssl_error();
@@ -224,6 +225,15 @@ SslCtxPtr new_profile_context(TlsMinVersion min_version,
     // Resumption: TLS 1.3 and 1.2 tickets under the gateway's keys; session IDs for TLS 1.2
     // clients without tickets. One TLS 1.3 ticket per handshake: the fetchers reconnect one at a
     // time, and every ticket costs bytes on each full handshake.
+    if (!profile.session_resumption) {
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+        SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+        if (SSL_CTX_set_num_tickets(ctx, 0) != 1) {
+            *error = "tls: cannot turn session tickets off: " + openssl_error();
+            return nullptr;
+        }
+        return context;
+    }
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
     SSL_CTX_sess_set_cache_size(ctx, kTls12SessionCacheSize);
     SSL_CTX_set_timeout(ctx, static_cast<long>(kSessionLifetime.count()));
@@ -337,7 +347,7 @@ bool dns_name_matches(std::string_view pattern, std::string_view host_name) {
 }
 
 SharedSslCtx build_public_tls_context(const std::vector<CertificateFiles>& certificates,
-                                      TlsMinVersion min_version,
+                                      PublicTlsProfile profile,
                                       std::shared_ptr<SessionTicketKeys> ticket_keys,
                                       std::vector<std::string>* warnings, std::string* error) {
     warnings->clear();
@@ -378,7 +388,7 @@ SharedSslCtx build_public_tls_context(const std::vector<CertificateFiles>& certi
 
     std::vector<SslCtxPtr> contexts;
     for (const auto& members : groups) {
-        SslCtxPtr context = new_profile_context(min_version, ticket_keys, error);
+        SslCtxPtr context = new_profile_context(profile, ticket_keys, error);
         if (!context) return nullptr;
         for (const LoadedCertificate& member : members) {
             if (!add_certificate(context.get(), member, error)) return nullptr;

@@ -30,6 +30,17 @@ inline constexpr long kTls12SessionCacheSize = 20'000;
 // period, so a ticket never outlives the key that decrypts it.
 inline constexpr std::chrono::seconds kSessionLifetime = SessionTicketKeys::kDefaultRotationPeriod;
 
+// The configuration's choices within the fixed profile (tls.min_version,
+// tls.session_resumption). Converts from a TlsMinVersion alone, resumption on.
+struct PublicTlsProfile {
+    PublicTlsProfile(TlsMinVersion version = TlsMinVersion::Tls12, bool resumption = true)
+        : min_version(version), session_resumption(resumption) {}
+    TlsMinVersion min_version;
+    // Off: no session tickets (SSL_OP_NO_TICKET, none issued in TLS 1.3) and no TLS 1.2 session
+    // cache, so every connection makes a full handshake.
+    bool session_resumption;
+};
+
 // Builds the context every public listener uses.
 //
 // Certificates are grouped by their set of DNS subjectAltNames (compared case-insensitively):
@@ -46,7 +57,7 @@ inline constexpr std::chrono::seconds kSessionLifetime = SessionTicketKeys::kDef
 // `ticket_keys` (required) encrypts session tickets; pass the same object to every build so
 // that tickets survive reloads. Returns null with *error naming the config key on failure.
 SharedSslCtx build_public_tls_context(const std::vector<CertificateFiles>& certificates,
-                                      TlsMinVersion min_version,
+                                      PublicTlsProfile profile,
                                       std::shared_ptr<SessionTicketKeys> ticket_keys,
                                       std::vector<std::string>* warnings, std::string* error);
 

@@ -248,7 +248,7 @@ TEST(ParseConfig, UnknownKeysAtEveryLevel) {
               }),
               "access_log.enable: unknown key (known: enabled, max_per_second)");
     EXPECT_EQ(error_after([](json& c) { c["tls"]["protocols"] = "TLSv1.3"; }),
-              "tls.protocols: unknown key (known: certificates, min_version)");
+              "tls.protocols: unknown key (known: certificates, min_version, session_resumption)");
     EXPECT_EQ(error_after([](json& c) { c["tls"]["certificates"][0]["chain"] = "/x"; }),
               "tls.certificates[0].chain: unknown key (known: certificate, private_key)");
     EXPECT_EQ(error_after([](json& c) { c["issuers"][0]["jwks"] = "/x"; }),
@@ -1109,12 +1109,14 @@ TEST(ParseConfigFreshnessAndEdge, DefaultsAndValues) {
     EXPECT_EQ(d.max_stale, std::chrono::hours(24));
     EXPECT_TRUE(d.serve_stale);
     EXPECT_EQ(d.tls_min_version, TlsMinVersion::Tls12);
+    EXPECT_TRUE(d.tls_session_resumption);
     EXPECT_EQ(d.limits, ConnectionLimits{});
     EXPECT_EQ(d.timeouts, ConnectionTimeouts{});
     EXPECT_EQ(d.sandbox, SandboxMode::Enforce);
 
     ConfigResult set = parse_config(R"({"listen":["127.0.0.1:8443"],
-        "tls":{"certificates":[{"certificate":"c","private_key":"k"}],"min_version":"1.3"},
+        "tls":{"certificates":[{"certificate":"c","private_key":"k"}],"min_version":"1.3",
+               "session_resumption":false},
         "watch":false,"watch_wait":"30s","max_stale":"2h","serve_stale":false,"sandbox":"log",
         "limits":{"max_connections":5,"max_connections_per_ip":2,
                   "new_connections_per_ip_per_second":3,"max_requests_per_connection":4},
@@ -1127,6 +1129,7 @@ TEST(ParseConfigFreshnessAndEdge, DefaultsAndValues) {
     EXPECT_EQ(c.max_stale, std::chrono::hours(2));
     EXPECT_FALSE(c.serve_stale);
     EXPECT_EQ(c.tls_min_version, TlsMinVersion::Tls13);
+    EXPECT_FALSE(c.tls_session_resumption);
     EXPECT_EQ(c.sandbox, SandboxMode::Log);
     EXPECT_EQ(c.limits.max_connections, 5u);
     EXPECT_EQ(c.limits.max_connections_per_ip, 2u);

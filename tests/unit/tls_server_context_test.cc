@@ -214,12 +214,12 @@ class TlsServerContextTest : public ::testing::Test {
     }
 
     SharedSslCtx build(const std::vector<CertificateFiles>& certificates,
-                       TlsMinVersion min_version = TlsMinVersion::Tls12,
+                       PublicTlsProfile profile = TlsMinVersion::Tls12,
                        std::shared_ptr<SessionTicketKeys> keys = nullptr) {
         std::string error;
         warnings_.clear();
         SharedSslCtx context = build_public_tls_context(
-            certificates, min_version, keys ? keys : ticket_keys_, &warnings_, &error);
+            certificates, profile, keys ? keys : ticket_keys_, &warnings_, &error);
         EXPECT_TRUE(context) << error;
         EXPECT_TRUE(error.empty()) << error;
         return context;
@@ -553,6 +553,32 @@ TEST_F(TlsServerContextTest, SendsOneTicketPerTls13Handshake) {
     ASSERT_TRUE(result.completed) << result.failure;
     EXPECT_EQ(result.tickets_received, 1);
     EXPECT_EQ(ticket_keys_->keys_made(), 1u);
+}
+
+TEST_F(TlsServerContextTest, ResumptionOffIssuesNoTicketAndResumesNothing) {
+    const IssuedFiles certificate = issue("no-resume", {"no-resume.test"});
+    SharedSslCtx with = build({files(certificate)});
+    SharedSslCtx without =
+        build({files(certificate)}, PublicTlsProfile(TlsMinVersion::Tls12, false));
+    ASSERT_TRUE(with && without);
+    for (const int max_version : {0, TLS1_2_VERSION}) {
+        const std::string label = max_version == 0 ? "TLS 1.3" : "TLS 1.2";
+        ClientOptions options;
+        options.sni = "no-resume.test";
+        options.max_version = max_version;
+        const HandshakeResult first = handshake(without.get(), options);
+        ASSERT_TRUE(first.completed) << label << ": " << first.failure;
+        EXPECT_EQ(first.tickets_received, 0) << label;
+        // A session the same keys would resume elsewhere is not resumed here.
+        const HandshakeResult offered = handshake(with.get(), options);
+        ASSERT_TRUE(offered.session) << label;
+        options.resume = offered.session.get();
+        const HandshakeResult again = handshake(without.get(), options);
+        ASSERT_TRUE(again.completed) << label << ": " << again.failure;
+        EXPECT_FALSE(again.reused) << label;
+        EXPECT_TRUE(handshake(with.get(), options).reused) << label;
+    }
+    EXPECT_EQ(SSL_CTX_sess_number(without.get()), 0);
 }
 
 // TLS 1.3 tickets are single-use: each resumption must hand out the next ticket, so a client
