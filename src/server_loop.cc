@@ -486,7 +486,24 @@ void ServerLoop::read_requests(Connection& connection) {
             return;
         }
     }
-    if (!output_scratch_.empty()) {
+    if (!output_scratch_.empty() && !connection.has_pending_output()) {
+        // The usual case: the responses go straight from the scratch buffer to the socket, and
+        // only what the socket does not take now is copied to the connection.
+        const WriteOutcome outcome =
+            write_to_peer(connection, output_scratch_.data(), output_scratch_.size());
+        if (outcome.broken) {
+            close_connection(connection);
+            return;
+        }
+        if (outcome.written == output_scratch_.size()) {
+            output_scratch_.clear();
+            finish_response_cycle(connection, /*wrote_something=*/true);
+            return;
+        }
+        connection.output.assign(output_scratch_, outcome.written);
+        connection.output_sent = 0;
+        output_scratch_.clear();
+    } else if (!output_scratch_.empty()) {
         connection.output.append(output_scratch_);
         output_scratch_.clear();
     }
@@ -551,31 +568,49 @@ bool ServerLoop::process_buffered(Connection& connection, std::string_view buffe
     return true;
 }
 
-void ServerLoop::flush(Connection& connection) {
-    while (connection.has_pending_output()) {
-        const char* data = connection.output.data() + connection.output_sent;
-        const std::size_t remaining = connection.output.size() - connection.output_sent;
+ServerLoop::WriteOutcome ServerLoop::write_to_peer(Connection& connection, const char* data,
+                                                   std::size_t size) {
+    WriteOutcome outcome;
+    while (outcome.written < size) {
+        const char* next = data + outcome.written;
+        const std::size_t remaining = size - outcome.written;
         if (connection.ssl) {
             ERR_clear_error();
-            const int written = SSL_write(connection.ssl.get(), data, static_cast<int>(remaining));
+            // A retry after WANT_WRITE may come from another buffer holding the same bytes:
+            // the context sets SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER.
+            const int written = SSL_write(connection.ssl.get(), next, static_cast<int>(remaining));
             if (written > 0) {
-                connection.output_sent += static_cast<std::size_t>(written);
+                outcome.written += static_cast<std::size_t>(written);
                 continue;
             }
             const int error = SSL_get_error(connection.ssl.get(), written);
             if (error == SSL_ERROR_WANT_WRITE || error == SSL_ERROR_WANT_READ) break;
             ERR_clear_error();
-            close_connection(connection);
-            return;
+            outcome.broken = true;
+            break;
         }
-        const ssize_t written = ::send(connection.fd, data, remaining, MSG_NOSIGNAL);
+        const ssize_t written = ::send(connection.fd, next, remaining, MSG_NOSIGNAL);
         if (written > 0) {
-            connection.output_sent += static_cast<std::size_t>(written);
+            outcome.written += static_cast<std::size_t>(written);
             continue;
         }
         if (written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) break;
-        close_connection(connection);
-        return;
+        outcome.broken = true;
+        break;
+    }
+    return outcome;
+}
+
+void ServerLoop::flush(Connection& connection) {
+    if (connection.has_pending_output()) {
+        const WriteOutcome outcome =
+            write_to_peer(connection, connection.output.data() + connection.output_sent,
+                          connection.output.size() - connection.output_sent);
+        connection.output_sent += outcome.written;
+        if (outcome.broken) {
+            close_connection(connection);
+            return;
+        }
     }
 
     if (connection.has_pending_output()) {
@@ -588,11 +623,10 @@ void ServerLoop::flush(Connection& connection) {
         pause_reading(connection);
         return;
     }
-    finish_response_cycle(connection);
+    finish_response_cycle(connection, !connection.output.empty());
 }
 
-void ServerLoop::finish_response_cycle(Connection& connection) {
-    const bool wrote_something = !connection.output.empty();
+void ServerLoop::finish_response_cycle(Connection& connection, bool wrote_something) {
     std::string().swap(connection.output);  // idle connections hold no response memory
     connection.output_sent = 0;
     if (connection.write_armed && !connection.read_wants_write) {

@@ -122,7 +122,13 @@ class ServerLoop {
     bool handle_input(Connection& connection, std::string_view data);
     bool process_buffered(Connection& connection, std::string_view buffer, std::size_t* used);
     void flush(Connection& connection);
-    void finish_response_cycle(Connection& connection);
+    // Writes as much of data[0, size) as the peer takes without blocking.
+    struct WriteOutcome {
+        std::size_t written = 0;
+        bool broken = false;  // the connection failed; the caller closes it
+    };
+    WriteOutcome write_to_peer(Connection& connection, const char* data, std::size_t size);
+    void finish_response_cycle(Connection& connection, bool wrote_something);
     void start_lingering_close(Connection& connection);
     void linger_read(Connection& connection);
     void pause_reading(Connection& connection);
