@@ -485,6 +485,13 @@ void ServerLoop::read_requests(Connection& connection) {
                                                        static_cast<std::size_t>(received)))) {
             return;
         }
+        // Readiness is level-triggered: after a short read with nothing buffered in OpenSSL,
+        // the socket is most likely drained, and another read would only return EAGAIN. If more
+        // did arrive, the loop reports the socket readable again.
+        if (static_cast<std::size_t>(received) < read_scratch_.size() &&
+            (!connection.ssl || SSL_has_pending(connection.ssl.get()) == 0)) {
+            break;
+        }
     }
     if (!output_scratch_.empty() && !connection.has_pending_output()) {
         // The usual case: the responses go straight from the scratch buffer to the socket, and
@@ -648,7 +655,7 @@ void ServerLoop::finish_response_cycle(Connection& connection, bool wrote_someth
     // Requests held back while the output drained, or bytes OpenSSL decrypted that no socket
     // event will announce: continue on the next loop pass rather than here, so one busy client
     // cannot keep the loop from its timers and other connections (and nothing recurses).
-    if (connection.input_ready || (connection.ssl && SSL_pending(connection.ssl.get()) > 0)) {
+    if (connection.input_ready || (connection.ssl && SSL_has_pending(connection.ssl.get()) == 1)) {
         event_active(connection.read_event.get(), EV_READ, 1);
     }
 }
