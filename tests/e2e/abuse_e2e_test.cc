@@ -397,5 +397,36 @@ TEST_F(AbuseE2E, SmugglingAttemptsAreRefusedAndTheConnectionEnds) {
     }
 }
 
+TEST_F(AbuseE2E, RequestsOutsideTheStrictGrammarGetTheirStatusAndTheConnectionEnds) {
+    start_gateway({nomad_->base_url()});
+    ASSERT_TRUE(wait_ready()) << gateway_->log();
+    const std::string host = "Host: " + host_header() + "\r\n";
+    const std::string jwks = "/.well-known/jwks.json";
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        // HTTP/0.9 is never answered with a document.
+        {"GET " + jwks + "\r\n\r\n", "HTTP/1.1 400 "},
+        {"GET https://" + host_header() + jwks + " HTTP/1.1\r\n" + host + "\r\n", "HTTP/1.1 400 "},
+        {"CONNECT " + host_header() + " HTTP/1.1\r\n" + host + "\r\n", "HTTP/1.1 400 "},
+        {"GET " + jwks + " HTTP/2.0\r\n" + host + "\r\n", "HTTP/1.1 505 "},
+        {"GET " + jwks + " HTTP/1.1\r\n" + host + host + "\r\n", "HTTP/1.1 400 "},
+        {"GET " + jwks + " HTTP/1.1\r\n\r\n", "HTTP/1.1 400 "},  // no Host
+        {"GET " + jwks + " HTTP/1.1\r\nHost: elsewhere.test\r\n\r\n", "HTTP/1.1 404 "},
+        {"GET " + jwks + " HTTP/1.1\r\n" + host + "X-A: a\r\n b\r\n\r\n", "HTTP/1.1 400 "},
+        {"GET " + jwks + " HTTP/1.1\r\n" + host + "Content-Length: 2\r\n\r\n{}", "HTTP/1.1 400 "},
+        {"GET " + std::string(5000, '/') + " HTTP/1.1\r\n" + host + "\r\n", "HTTP/1.1 414 "},
+        // Paths that only resemble a served one are not served, never normalised into one.
+        {"GET /x/..//.well-known/jwks.json HTTP/1.1\r\n" + host + "\r\n", "HTTP/1.1 404 "},
+        {"GET //.well-known/jwks.json HTTP/1.1\r\n" + host + "\r\n", "HTTP/1.1 404 "},
+        {"GET /.well-known/%6Awks.json HTTP/1.1\r\n" + host + "\r\n", "HTTP/1.1 404 "},
+    };
+    for (const auto& [request, status] : cases) {
+        const RawExchange exchange = raw(request);
+        EXPECT_EQ(exchange.received.rfind(status, 0), 0u) << request.substr(0, 60) << "\n"
+                                                          << exchange.received;
+        EXPECT_EQ(exchange.received.find("\"keys\""), std::string::npos) << request.substr(0, 60);
+        EXPECT_TRUE(exchange.closed_by_peer) << request.substr(0, 60);
+    }
+}
+
 }  // namespace
 }  // namespace oidcgw::testing
