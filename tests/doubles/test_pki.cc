@@ -92,14 +92,14 @@ void sign_certificate(X509* certificate, EVP_PKEY* issuer_key) {
     }
 }
 
-// A CA certificate; `issuer` null means self-signed (the root).
-X509Ptr make_ca_certificate(long serial, const std::string& common_name, EVP_PKEY* key,
-                            X509* issuer, EVP_PKEY* issuer_key, bool is_root) {
+// A CA certificate with the given basicConstraints; `issuer` null means self-signed.
+X509Ptr make_ca_certificate_constrained(long serial, const std::string& common_name, EVP_PKEY* key,
+                                        X509* issuer, EVP_PKEY* issuer_key,
+                                        const std::string& basic_constraints) {
     X509Ptr certificate =
         new_certificate(serial, common_name, issuer, key, -3600, 10L * 365 * 24 * 3600);
     X509* signer = issuer != nullptr ? issuer : certificate.get();
-    add_extension(certificate.get(), signer, NID_basic_constraints,
-                  is_root ? "critical,CA:TRUE" : "critical,CA:TRUE,pathlen:0");
+    add_extension(certificate.get(), signer, NID_basic_constraints, basic_constraints);
     add_extension(certificate.get(), signer, NID_key_usage, "critical,keyCertSign,cRLSign");
     // The subject key identifier must exist before the authority key identifier of a self-signed
     // certificate can refer to it.
@@ -107,6 +107,14 @@ X509Ptr make_ca_certificate(long serial, const std::string& common_name, EVP_PKE
     add_extension(certificate.get(), signer, NID_authority_key_identifier, "keyid:always");
     sign_certificate(certificate.get(), issuer_key != nullptr ? issuer_key : key);
     return certificate;
+}
+
+// A CA certificate; `issuer` null means self-signed (the root).
+X509Ptr make_ca_certificate(long serial, const std::string& common_name, EVP_PKEY* key,
+                            X509* issuer, EVP_PKEY* issuer_key, bool is_root) {
+    return make_ca_certificate_constrained(
+        serial, common_name, key, issuer, issuer_key,
+        is_root ? "critical,CA:TRUE" : "critical,CA:TRUE,pathlen:0");
 }
 
 std::string certificate_pem(X509* certificate) {
@@ -201,9 +209,22 @@ TestPki::TestPki(std::string directory, std::string name)
 }
 
 IssuedFiles TestPki::issue(const CertificateRequest& request) {
-    X509* issuer =
-        request.include_intermediate ? intermediate_certificate_.get() : ca_certificate_.get();
-    EVP_PKEY* issuer_key = request.include_intermediate ? intermediate_key_.get() : ca_key_.get();
+    if (request.include_two_intermediates && !issuing_certificate_) {
+        policy_key_ = generate_key(KeyType::EcdsaP256);
+        policy_certificate_ = make_ca_certificate_constrained(
+            next_serial_++, name_ + " Policy CA", policy_key_.get(), ca_certificate_.get(),
+            ca_key_.get(), "critical,CA:TRUE,pathlen:1");
+        issuing_key_ = generate_key(KeyType::EcdsaP256);
+        issuing_certificate_ = make_ca_certificate_constrained(
+            next_serial_++, name_ + " Issuing CA", issuing_key_.get(), policy_certificate_.get(),
+            policy_key_.get(), "critical,CA:TRUE,pathlen:0");
+    }
+    X509* issuer = request.include_two_intermediates ? issuing_certificate_.get()
+                   : request.include_intermediate    ? intermediate_certificate_.get()
+                                                     : ca_certificate_.get();
+    EVP_PKEY* issuer_key = request.include_two_intermediates ? issuing_key_.get()
+                           : request.include_intermediate    ? intermediate_key_.get()
+                                                             : ca_key_.get();
 
     EvpPkeyPtr key = generate_key(request.key_type);
     X509Ptr certificate =
@@ -224,7 +245,12 @@ IssuedFiles TestPki::issue(const CertificateRequest& request) {
     sign_certificate(certificate.get(), issuer_key);
 
     std::string chain = certificate_pem(certificate.get());
-    if (request.include_intermediate) chain += certificate_pem(intermediate_certificate_.get());
+    if (request.include_two_intermediates) {
+        chain += certificate_pem(issuing_certificate_.get()) +
+                 certificate_pem(policy_certificate_.get());
+    } else if (request.include_intermediate) {
+        chain += certificate_pem(intermediate_certificate_.get());
+    }
 
     std::string stem = directory_ + "/" + file_stem(name_) + "-" + file_stem(request.common_name);
     IssuedFiles files{stem + "-cert.pem", stem + "-key.pem"};

@@ -25,6 +25,9 @@ struct CertificateRequest {
     long valid_from_offset_seconds = -3600;    // notBefore relative to now
     long valid_for_seconds = 30L * 24 * 3600;  // notAfter = now + this
     bool include_intermediate = false;         // issue from an intermediate CA; the file holds both
+    // Issue from a second-level intermediate ("Issuing CA" under "Policy CA" under the root);
+    // the file holds leaf, Issuing CA, Policy CA. Takes precedence over include_intermediate.
+    bool include_two_intermediates = false;
 };
 
 // A root CA (self-signed, EC P-256) plus an intermediate under it, kept in memory, writing
@@ -47,6 +50,10 @@ class TestPki {
     X509Ptr ca_certificate_;
     EvpPkeyPtr intermediate_key_;
     X509Ptr intermediate_certificate_;
+    EvpPkeyPtr policy_key_;  // the two-intermediate chain, made on first use
+    X509Ptr policy_certificate_;
+    EvpPkeyPtr issuing_key_;
+    X509Ptr issuing_certificate_;
     long next_serial_ = 2;
 };
 
