@@ -139,6 +139,10 @@ int main(int argc, char** argv) {
             return 2;
         case CommandKind::Check:
             return run_check(command.config_path);
+        case CommandKind::Probe:
+            return oidcgw::run_probe(command.probe, std::cout, std::cerr);
+        case CommandKind::Thumbprint:
+            return oidcgw::run_thumbprint(command.thumbprint, std::cout, std::cerr);
         case CommandKind::Serve:
             break;
     }
