@@ -1,5 +1,7 @@
 #include "server_loop.h"
 
+#include <malloc.h>
+
 #include <arpa/inet.h>
 #include <event2/thread.h>
 #include <netinet/in.h>
@@ -18,6 +20,8 @@ constexpr std::size_t kReadScratchBytes = 16 * 1024;
 // Pipelined requests are answered until this much output waits; the rest of the input is then
 // left unread until the client has taken what it asked for.
 constexpr std::size_t kMaxBufferedOutput = 256 * 1024;
+constexpr std::chrono::milliseconds kBufferSweepInterval{250};
+constexpr std::size_t kBuffersWorthATrim = 64;
 
 timeval to_timeval(std::chrono::milliseconds duration) {
     timeval tv{};
@@ -61,6 +65,12 @@ struct ServerLoop::Connection {
     bool admitted = false;      // counted by the admission control until closed
     unsigned requests = 0;      // answered on this connection
     bool input_ready = false;   // `input` holds complete requests held back by backpressure
+    // Request bytes were left unanswered (a malformed head, data after a final request): closing
+    // at once could turn our close into a reset that destroys the response in flight, so the
+    // close lingers and reads them away first.
+    bool linger_on_close = false;
+    bool active_since_sweep = true;  // readable or writable since the last buffer sweep
+    bool may_hold_buffers = true;    // active since its buffers were last freed
     std::list<std::unique_ptr<Connection>>::iterator position;
 
     bool has_pending_output() const { return output_sent < output.size(); }
@@ -89,6 +99,9 @@ ServerLoop::ServerLoop(std::string name, ConnectionDeadlines deadlines, RequestL
     stop_event_.reset(event_new(base_.get(), -1, 0, &ServerLoop::on_stop, this));
     drain_timer_.reset(evtimer_new(base_.get(), &ServerLoop::on_drain_timeout, this));
     posted_event_.reset(event_new(base_.get(), -1, 0, &ServerLoop::on_posted, this));
+    buffer_sweep_.reset(event_new(base_.get(), -1, EV_PERSIST, &ServerLoop::on_buffer_sweep, this));
+    const timeval sweep_interval = to_timeval(kBufferSweepInterval);
+    event_add(buffer_sweep_.get(), &sweep_interval);
 }
 
 ServerLoop::~ServerLoop() {
@@ -387,6 +400,8 @@ bool ServerLoop::continue_handshake(Connection& connection) {
 void ServerLoop::on_readable(evutil_socket_t, short, void* arg) {
     auto* connection = static_cast<Connection*>(arg);
     ServerLoop* loop = connection->loop;
+    connection->active_since_sweep = true;
+    connection->may_hold_buffers = true;
     switch (connection->phase) {
         case Connection::Phase::Handshake:
             if (!loop->continue_handshake(*connection)) return;
@@ -404,6 +419,8 @@ void ServerLoop::on_readable(evutil_socket_t, short, void* arg) {
 void ServerLoop::on_writable(evutil_socket_t, short, void* arg) {
     auto* connection = static_cast<Connection*>(arg);
     ServerLoop* loop = connection->loop;
+    connection->active_since_sweep = true;
+    connection->may_hold_buffers = true;
     if (connection->phase == Connection::Phase::Handshake) {
         if (loop->continue_handshake(*connection)) loop->read_requests(*connection);
         return;
@@ -414,6 +431,27 @@ void ServerLoop::on_writable(evutil_socket_t, short, void* arg) {
         return;
     }
     loop->flush(*connection);
+}
+
+// OpenSSL's record buffers (about 17 KB each way) stay with a connection while it is busy, so a
+// keep-alive client costs no allocation per request; a connection quiet for a whole interval
+// gives them back (SSL_free_buffers keeps any that still hold data), so idle connections hold
+// none. SSL_MODE_RELEASE_BUFFERS did this after every record, and the two large allocations per
+// request it caused grew slow once the heap was fragmented by many closed connections.
+void ServerLoop::on_buffer_sweep(evutil_socket_t, short, void* arg) {
+    auto* loop = static_cast<ServerLoop*>(arg);
+    std::size_t released = 0;
+    for (const auto& connection : loop->connections_) {
+        if (connection->ssl && connection->may_hold_buffers && !connection->active_since_sweep &&
+            SSL_free_buffers(connection->ssl.get()) == 1) {
+            connection->may_hold_buffers = false;
+            ++released;
+        }
+        connection->active_since_sweep = false;
+    }
+    // Many buffers just went back to the heap, mostly between live allocations where the heap
+    // cannot shrink: hand their pages back to the system, so memory follows the idle load down.
+    if (released >= kBuffersWorthATrim) malloc_trim(0);
 }
 
 void ServerLoop::want_write(Connection& connection) {
@@ -555,6 +593,7 @@ bool ServerLoop::process_buffered(Connection& connection, std::string_view buffe
             connection.handler->respond_to_parse_error(parsed.error_status, clock_.now(),
                                                        output_scratch_);
             connection.close_after_write = true;
+            connection.linger_on_close = true;
             *used = buffer.size();
             break;
         }
@@ -569,6 +608,7 @@ bool ServerLoop::process_buffered(Connection& connection, std::string_view buffe
         connection.head_started = false;
         if (!keep_alive) {
             connection.close_after_write = true;
+            if (*used < buffer.size()) connection.linger_on_close = true;
             *used = buffer.size();
         }
     }
@@ -641,7 +681,12 @@ void ServerLoop::finish_response_cycle(Connection& connection, bool wrote_someth
         connection.write_armed = false;
     }
     if (connection.close_after_write) {
-        start_lingering_close(connection);
+        if (connection.linger_on_close ||
+            (connection.ssl && SSL_has_pending(connection.ssl.get()) == 1)) {
+            start_lingering_close(connection);
+        } else {
+            close_after_final_response(connection);
+        }
         return;
     }
     if (draining_ && connection_is_idle(connection)) {
@@ -662,6 +707,17 @@ void ServerLoop::finish_response_cycle(Connection& connection, bool wrote_someth
 
 // After the last response: send close_notify and FIN, then read and discard for a moment so that
 // unread request bytes do not turn our close into a reset that destroys the response in flight.
+// The request was read whole and nothing followed it (as nginx judges it for its lingering close):
+// a close_notify, then the descriptor's close sends the FIN at once.
+void ServerLoop::close_after_final_response(Connection& connection) {
+    if (connection.ssl) {
+        ERR_clear_error();
+        SSL_shutdown(connection.ssl.get());
+        ERR_clear_error();
+    }
+    close_connection(connection);
+}
+
 void ServerLoop::start_lingering_close(Connection& connection) {
     if (connection.ssl) {
         ERR_clear_error();

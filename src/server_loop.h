@@ -115,6 +115,7 @@ class ServerLoop {
     static void on_stop(evutil_socket_t, short, void* arg);
     static void on_drain_timeout(evutil_socket_t, short, void* arg);
     static void on_posted(evutil_socket_t, short, void* arg);
+    static void on_buffer_sweep(evutil_socket_t, short, void* arg);
 
     void accept_connection(Listener& listener, evutil_socket_t fd, const sockaddr* address);
     bool continue_handshake(Connection& connection);
@@ -129,6 +130,7 @@ class ServerLoop {
     };
     WriteOutcome write_to_peer(Connection& connection, const char* data, std::size_t size);
     void finish_response_cycle(Connection& connection, bool wrote_something);
+    void close_after_final_response(Connection& connection);
     void start_lingering_close(Connection& connection);
     void linger_read(Connection& connection);
     void pause_reading(Connection& connection);
@@ -150,6 +152,7 @@ class ServerLoop {
     EventPtr stop_event_;
     EventPtr drain_timer_;
     EventPtr posted_event_;
+    EventPtr buffer_sweep_;
     std::mutex posted_mutex_;
     std::vector<std::function<void()>> posted_;
     std::atomic<long long> drain_timeout_ms_{0};

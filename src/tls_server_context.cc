@@ -207,7 +207,9 @@ SslCtxPtr new_profile_context(const PublicTlsProfile& profile,
     }
     SSL_CTX_set_options(
         ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    // No SSL_MODE_RELEASE_BUFFERS: the server loop frees the buffers of idle connections itself
+    // (see ServerLoop::on_buffer_sweep), without an allocation per record on busy ones.
+    SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     // No 0-RTT: early data is replayable.
     SSL_CTX_set_max_early_data(ctx, 0);
     SSL_CTX_set_recv_max_early_data(ctx, 0);
