@@ -4,6 +4,7 @@
 #include "duration.h"
 #include "privileges.h"
 #include "strict_json.h"
+#include "utc_time.h"
 
 #include <arpa/inet.h>
 #include <re2/re2.h>
@@ -693,15 +694,6 @@ Config read_config(const json& root) {
 
 // ---- File checks -------------------------------------------------------------------------------
 
-std::string utc_time_text(std::time_t time) {
-    std::tm broken_down{};
-    char text[64] = "?";
-    if (gmtime_r(&time, &broken_down) != nullptr) {
-        std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S UTC", &broken_down);
-    }
-    return text;
-}
-
 // A certificate file and its key: both load, the chain is in order, the key matches the leaf,
 // and (for certificates the gateway presents publicly) the leaf has not expired.
 std::optional<ConfigError> check_certificate_and_key(const std::string& certificate_path,
@@ -724,7 +716,7 @@ std::optional<ConfigError> check_certificate_and_key(const std::string& certific
             return ConfigError{certificate_key,
                                "certificate " + quote(certificate_subject(chain.front().get())) +
                                    " in " + quote(certificate_path) + " expired on " +
-                                   utc_time_text(not_after) + " (notAfter)"};
+                                   utc_readable(not_after) + " (notAfter)"};
         }
     }
     return std::nullopt;

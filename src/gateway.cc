@@ -3,6 +3,7 @@
 #include "certificate_chain.h"
 #include "listen_socket.h"
 #include "privileges.h"
+#include "utc_time.h"
 #include "version.h"
 
 #include <unistd.h>
@@ -14,12 +15,7 @@ namespace oidcgw {
 namespace {
 
 std::string iso_time(std::time_t when) {
-    if (when == 0) return {};
-    std::tm parts{};
-    gmtime_r(&when, &parts);
-    char text[64];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
-    return text;
+    return when == 0 ? std::string() : utc_iso8601(when);
 }
 
 nlohmann::json time_or_null(std::time_t when) {

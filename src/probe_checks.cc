@@ -4,6 +4,7 @@
 #include "duration.h"
 #include "strict_json.h"
 #include "thumbprint.h"
+#include "utc_time.h"
 
 #include <nlohmann/json.hpp>
 
@@ -23,14 +24,6 @@ std::string lower_ascii(std::string_view text) {
     std::string lowered(text);
     for (char& c : lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return lowered;
-}
-
-std::string utc_time(std::time_t time) {
-    std::tm broken_down{};
-    gmtime_r(&time, &broken_down);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &broken_down);
-    return text;
 }
 
 std::string joined(const std::vector<std::string>& parts, const char* separator) {
@@ -268,13 +261,13 @@ std::vector<Check> check_tls(const TlsObservation& observation) {
     const std::time_t not_before = certificate_not_before(leaf);
     const std::time_t not_after = certificate_not_after(leaf);
     const long days_left = static_cast<long>((not_after - observation.now) / 86400);
-    validity.detail = "until " + utc_time(not_after) + " (" + std::to_string(days_left) +
+    validity.detail = "until " + utc_iso8601(not_after) + " (" + std::to_string(days_left) +
                       (days_left == 1 ? " day" : " days") + " left)";
     if (not_before > observation.now) {
-        validity.all(Mark::Fail, "not valid before " + utc_time(not_before));
+        validity.all(Mark::Fail, "not valid before " + utc_iso8601(not_before));
     } else if (not_after <= observation.now) {
-        validity.detail = "expired " + utc_time(not_after);
-        validity.all(Mark::Fail, "the certificate expired on " + utc_time(not_after));
+        validity.detail = "expired " + utc_iso8601(not_after);
+        validity.all(Mark::Fail, "the certificate expired on " + utc_iso8601(not_after));
     } else if (days_left < kCertificateWarningDays) {
         validity.all(Mark::Warn, "expires in " + std::to_string(days_left) + " days: renew it");
     }

@@ -1,6 +1,7 @@
 #include "tls_server_context.h"
 
 #include "certificate_chain.h"
+#include "utc_time.h"
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -87,15 +88,6 @@ bool equal_ignoring_case(std::string_view a, std::string_view b) {
 
 bool is_wildcard(std::string_view pattern) {
     return pattern.find('*') != std::string_view::npos;
-}
-
-std::string utc_time_text(std::time_t time) {
-    std::tm broken_down{};
-    char text[64] = "?";
-    if (gmtime_r(&time, &broken_down) != nullptr) {
-        std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S UTC", &broken_down);
-    }
-    return text;
 }
 
 std::string quoted(const std::string& text) {
@@ -284,7 +276,7 @@ bool load_certificate(const CertificateFiles& files, std::size_t index, std::tim
         "certificate " + quoted(certificate_subject(leaf)) + " in " + quoted(files.certificate);
     const std::time_t not_after = certificate_not_after(leaf);
     if (not_after <= now) {
-        *error = key + ".certificate: " + described + " expired on " + utc_time_text(not_after) +
+        *error = key + ".certificate: " + described + " expired on " + utc_readable(not_after) +
                  " (notAfter)";
         return false;
     }
@@ -293,13 +285,13 @@ bool load_certificate(const CertificateFiles& files, std::size_t index, std::tim
     if (not_after - now <= warn_within.count()) {
         const long days = static_cast<long>((not_after - now) / 86400);
         warnings->push_back(key + ".certificate: " + described + " expires on " +
-                            utc_time_text(not_after) + " (in " + std::to_string(days) +
+                            utc_readable(not_after) + " (in " + std::to_string(days) +
                             (days == 1 ? " day)" : " days)"));
     }
     const std::time_t not_before = certificate_not_before(leaf);
     if (not_before > now) {
         warnings->push_back(key + ".certificate: " + described + " is not valid before " +
-                            utc_time_text(not_before) + " (notBefore)");
+                            utc_readable(not_before) + " (notBefore)");
     }
     loaded->key_type = EVP_PKEY_get_base_id(loaded->private_key.get());
     loaded->dns_names = dns_names_of(leaf);

@@ -4,6 +4,7 @@
 #include "jwks_checks.h"
 #include "jwt_verification.h"
 #include "probe_checks.h"
+#include "utc_time.h"
 
 #include <cmath>
 #include <optional>
@@ -15,14 +16,6 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kSection = "Token";
-
-std::string utc_time(std::time_t time) {
-    std::tm broken_down{};
-    gmtime_r(&time, &broken_down);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &broken_down);
-    return text;
-}
 
 std::string span(long seconds) {
     return format_duration(std::chrono::seconds(seconds < 0 ? -seconds : seconds));
@@ -75,14 +68,14 @@ Check times_check(const json& claims, std::time_t now) {
     if (!has_exp) return check.all(Mark::Fail, "no \"exp\": the identity providers need one");
     const long current = static_cast<long>(now);
     if (*exp <= current) {
-        check.detail = "exp " + utc_time(*exp);
-        return check.all(Mark::Fail,
-                         "expired " + span(current - *exp) + " ago (exp " + utc_time(*exp) + ")");
+        check.detail = "exp " + utc_iso8601(*exp);
+        return check.all(
+            Mark::Fail, "expired " + span(current - *exp) + " ago (exp " + utc_iso8601(*exp) + ")");
     }
     check.detail = "expires in " + span(*exp - current);
     if (nbf && *nbf > current) {
         check.all(Mark::Fail, "not valid for another " + span(*nbf - current) + " (nbf " +
-                                  utc_time(*nbf) + ")");
+                                  utc_iso8601(*nbf) + ")");
     }
     if (iat && *iat > current + kIssuedAtSkewSeconds) {
         check.all(Mark::Fail, "issued " + span(*iat - current) +

@@ -1,6 +1,7 @@
 #include "jwt_signing.h"
 
 #include "jwt_tools.h"
+#include "openssl_failure.h"
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -17,18 +18,6 @@ namespace {
 
 using BignumPtr = std::unique_ptr<BIGNUM, CDeleter<BN_free>>;
 using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, CDeleter<ECDSA_SIG_free>>;
-
-[[noreturn]] void throw_openssl_error(const std::string& what) {
-    std::string message = "jwt_signing: " + what;
-    if (unsigned long code = ERR_get_error(); code != 0) {
-        char buffer[256];
-        ERR_error_string_n(code, buffer, sizeof buffer);
-        message += ": ";
-        message += buffer;
-    }
-    ERR_clear_error();
-    throw std::runtime_error(message);
-}
 
 std::string bignum_bytes(const BIGNUM* number, std::size_t width) {
     std::string bytes(width, '\0');

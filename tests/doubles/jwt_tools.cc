@@ -1,5 +1,8 @@
 #include "jwt_tools.h"
 
+#include "jwt_verification.h"
+#include "openssl_failure.h"
+
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -20,27 +23,6 @@ using OsslParamBldPtr = std::unique_ptr<OSSL_PARAM_BLD, CDeleter<OSSL_PARAM_BLD_
 using OsslParamPtr = std::unique_ptr<OSSL_PARAM, CDeleter<OSSL_PARAM_free>>;
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-int alphabet_index(char c) {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-') return 62;
-    if (c == '_') return 63;
-    return -1;
-}
-
-[[noreturn]] void throw_openssl_error(const std::string& what) {
-    std::string message = "jwt_tools: " + what;
-    if (unsigned long code = ERR_get_error(); code != 0) {
-        char buffer[256];
-        ERR_error_string_n(code, buffer, sizeof buffer);
-        message += ": ";
-        message += buffer;
-    }
-    ERR_clear_error();
-    throw std::runtime_error(message);
-}
 
 std::string bignum_param_base64url(EVP_PKEY* key, const char* name) {
     BIGNUM* raw = nullptr;
@@ -125,25 +107,7 @@ std::string base64url_encode(std::string_view bytes) {
 }
 
 std::optional<std::string> base64url_decode(std::string_view text) {
-    // Unpadded only, and the unused low bits of the last character must be zero, so that each
-    // byte string has exactly one accepted encoding (a tampered signature never decodes "equal").
-    if (text.size() % 4 == 1) return std::nullopt;
-    std::string out;
-    out.reserve(text.size() * 3 / 4);
-    std::uint32_t accumulator = 0;
-    int bits = 0;
-    for (char c : text) {
-        int value = alphabet_index(c);
-        if (value < 0) return std::nullopt;
-        accumulator = (accumulator << 6) | static_cast<std::uint32_t>(value);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out += static_cast<char>((accumulator >> bits) & 0xff);
-        }
-    }
-    if ((accumulator & ((1u << bits) - 1)) != 0) return std::nullopt;
-    return out;
+    return decode_base64url(text);
 }
 
 EvpPkeyPtr generate_rsa_key(int bits) {

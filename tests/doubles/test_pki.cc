@@ -1,5 +1,7 @@
 #include "test_pki.h"
 
+#include "openssl_failure.h"
+
 #include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -21,18 +23,6 @@ namespace {
 
 // Only this file needs to own X509 extensions, so the alias stays local rather than in raii.h.
 using X509ExtensionPtr = std::unique_ptr<X509_EXTENSION, CDeleter<X509_EXTENSION_free>>;
-
-[[noreturn]] void throw_openssl_error(const std::string& what) {
-    std::string message = "test_pki: " + what;
-    if (unsigned long code = ERR_get_error(); code != 0) {
-        char buffer[256];
-        ERR_error_string_n(code, buffer, sizeof buffer);
-        message += ": ";
-        message += buffer;
-    }
-    ERR_clear_error();
-    throw std::runtime_error(message);
-}
 
 EvpPkeyPtr generate_key(KeyType type) {
     EVP_PKEY* key = nullptr;
