@@ -202,6 +202,9 @@ SslCtxPtr new_profile_context(const PublicTlsProfile& profile,
     // No SSL_MODE_RELEASE_BUFFERS: the server loop frees the buffers of idle connections itself
     // (see ServerLoop::on_buffer_sweep), without an allocation per record on busy ones.
     SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    // One read() per burst of records instead of one for each record's header and another for its
+    // body; the server loop asks SSL_has_pending before waiting for the socket again.
+    SSL_CTX_set_read_ahead(ctx, 1);
     // No 0-RTT: early data is replayable.
     SSL_CTX_set_max_early_data(ctx, 0);
     SSL_CTX_set_recv_max_early_data(ctx, 0);
