@@ -499,7 +499,12 @@ void ServerLoop::read_requests(Connection& connection) {
                 }
                 ERR_clear_error();
                 if (output_scratch_.empty()) {
-                    close_connection(connection);  // peer closed or the TLS stream broke
+                    // The client's close_notify is answered with ours: without it OpenSSL treats
+                    // the session as cut short and drops it from the TLS 1.2 session cache.
+                    if (error == SSL_ERROR_ZERO_RETURN)
+                        close_after_final_response(connection);
+                    else
+                        close_connection(connection);  // the TLS stream broke
                     return;
                 }
                 connection.close_after_write = true;

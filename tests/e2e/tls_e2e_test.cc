@@ -2,6 +2,7 @@
 // an RSA + ECDSA pair for one of them), probed with raw OpenSSL clients that choose SNI, versions,
 // signature algorithms and ciphers; tls.min_version; session tickets across a reload.
 #include "gateway_fixture.h"
+#include "prometheus_text.h"
 
 #include <netinet/in.h>
 #include <openssl/err.h>
@@ -358,6 +359,30 @@ TEST_F(TlsE2E, Tls12ClientsWithoutTicketsResumeBySessionId) {
     ASSERT_TRUE(resumed.connected) << resumed.error;
     EXPECT_TRUE(resumed.reused);
     EXPECT_EQ(resumed.response.rfind("HTTP/1.1 200 ", 0), 0u) << resumed.response;
+    expect_clean_stop();
+}
+
+// A client that closes with close_notify before asking anything (as scanners and health probes
+// do) gets ours back, so OpenSSL keeps its session cached rather than dropping it as cut short.
+TEST_F(TlsE2E, ASessionClosedCleanlyWithoutARequestStillResumes) {
+    start_gateway_with(tls_config());
+    ASSERT_TRUE(wait_ready()) << gateway_->log();
+    ProbeOptions options{.sni = kPublicHost, .max_version = TLS1_2_VERSION, .no_tickets = true};
+    const ProbeResult first = probe_with(options);
+    ASSERT_TRUE(first.connected) << first.error;
+    ASSERT_TRUE(first.session);
+    // Only once the gateway has dealt with that close does the cache show what it kept.
+    ASSERT_TRUE(wait_until(
+        [&] {
+            const PrometheusParse metrics = parse_prometheus_text(health("/metrics").body);
+            return metrics.ok && find_sample(metrics, "oidc_gateway_connections_open",
+                                             {{"side", "public"}}) == 0.0;
+        },
+        5s));
+    options.resume = first.session.get();
+    const ProbeResult resumed = probe_with(options);
+    ASSERT_TRUE(resumed.connected) << resumed.error;
+    EXPECT_TRUE(resumed.reused);
     expect_clean_stop();
 }
 
