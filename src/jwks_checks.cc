@@ -62,13 +62,15 @@ std::string key_label(const JwkSummary& key) {
 std::string grouped_reasons(
     const std::vector<std::pair<const JwkSummary*, std::string>>& unusable) {
     std::vector<std::pair<std::string, std::vector<const JwkSummary*>>> groups;
-    for (const auto& [key, reason] : unusable) {
+    // Not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+    for (const auto& entry : unusable) {
+        const std::string& reason = entry.second;
         auto group = std::find_if(groups.begin(), groups.end(),
-                                  [&](const auto& entry) { return entry.first == reason; });
+                                  [&](const auto& candidate) { return candidate.first == reason; });
         if (group == groups.end()) {
-            groups.push_back({reason, {key}});
+            groups.push_back({reason, {entry.first}});
         } else {
-            group->second.push_back(key);
+            group->second.push_back(entry.first);
         }
     }
     std::string text;
