@@ -21,6 +21,10 @@ namespace {
 // A TCP connection from `source` (a loopback address) to 127.0.0.1:port; -1 on failure.
 int connect_from(const std::string& source, std::uint16_t port) {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    // Bounds connect() too: on Linux a blocking connect gives up after the send timeout.
+    const timeval timeout{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
     sockaddr_in local{};
     local.sin_family = AF_INET;
     ::inet_pton(AF_INET, source.c_str(), &local.sin_addr);
@@ -90,12 +94,9 @@ class AbuseE2E : public GatewayE2E {
 
     HttpResponse get_from(const std::string& source, const std::string& path) {
         HttpRequestOptions options;
-        options.ca_file = public_pki_->ca_file();
-        options.resolve =
-            std::string(kPublicHost) + ":" + std::to_string(public_port_) + ":127.0.0.1";
         options.timeout = 2s;
         options.source_address = source;
-        return http_request(public_url(path), options);
+        return get(path, options);
     }
 
     SslCtxPtr client_context_;
@@ -234,6 +235,9 @@ TEST_F(AbuseE2E, AClientThatDoesNotReadIsNotReadFromAndIsClosedAtTheWriteDeadlin
     ASSERT_GE(fd, 0);
     const int window = 4096;
     ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &window, sizeof window);
+    const timeval handshake_timeout{5, 0};  // bounds connect() and the handshake
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &handshake_timeout, sizeof handshake_timeout);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &handshake_timeout, sizeof handshake_timeout);
     sockaddr_in remote{};
     remote.sin_family = AF_INET;
     remote.sin_port = htons(public_port_);

@@ -397,32 +397,3 @@ TEST_F(GatewayE2E, CheckCommandAcceptsAValidConfigAndNamesTheBadKey) {
 
 }  // namespace
 }  // namespace oidcgw::testing
-
-namespace oidcgw::testing {
-namespace {
-
-TEST_F(GatewayE2E, MinVersion13RefusesTls12Clients) {
-    for (const bool only_13 : {false, true}) {
-        nlohmann::json config = base_config({nomad_->base_url()});
-        if (only_13) config["tls"]["min_version"] = "1.3";
-        start_gateway_with(config);
-        ASSERT_TRUE(wait_ready()) << gateway_->log();
-        RawTlsOptions options;
-        options.port = public_port_;
-        options.sni = kPublicHost;
-        options.tls_max_version = TLS1_2_VERSION;
-        const std::string request =
-            "GET /.well-known/jwks.json HTTP/1.1\r\nHost: " + host_header() +
-            "\r\nConnection: close\r\n\r\n";
-        const RawExchange tls12 = raw_tls_exchange(options, request);
-        EXPECT_EQ(tls12.connected, !only_13) << tls12.handshake_error;
-        options.tls_max_version = 0;
-        const RawExchange tls13 = raw_tls_exchange(options, request);
-        EXPECT_TRUE(tls13.connected) << tls13.handshake_error;
-        EXPECT_EQ(tls13.received.rfind("HTTP/1.1 200", 0), 0u);
-        EXPECT_EQ(gateway_->stop(SIGTERM), 0);
-    }
-}
-
-}  // namespace
-}  // namespace oidcgw::testing
