@@ -18,7 +18,6 @@ void AdmissionControl::set_limits(const ConnectionLimits& limits) {
 AdmissionControl::Verdict AdmissionControl::admit(std::string_view client,
                                                   std::chrono::steady_clock::time_point now) {
     std::lock_guard lock(mutex_);
-    if (open_ >= limits_.max_connections) return Verdict::TooManyTotal;
     if (clients_.size() >= kSweepThreshold) forget_idle_clients(now);
     auto [entry, created] = clients_.try_emplace(std::string(client));
     Client& state = entry->second;
@@ -32,6 +31,9 @@ AdmissionControl::Verdict AdmissionControl::admit(std::string_view client,
     state.refilled = now;
     if (state.open >= limits_.max_connections_per_ip) return Verdict::TooManyFromClient;
     if (state.tokens < 1.0) return Verdict::TooFast;
+    // Checked last: on TooManyTotal the loop evicts an idle connection to make room, which only
+    // a client that would otherwise be let in may cause.
+    if (open_ >= limits_.max_connections) return Verdict::TooManyTotal;
     state.tokens -= 1.0;
     ++state.open;
     ++open_;

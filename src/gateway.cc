@@ -378,6 +378,10 @@ bool Gateway::reload_with(Config next_config, std::string* error) {
             loop->set_max_requests_per_connection(max_requests);
         });
     }
+    if (health_loop_) {
+        ServerLoop* loop = health_loop_.get();
+        loop->post([loop, next_deadlines] { loop->set_deadlines(next_deadlines); });
+    }
     if (next_health != previous_health) {
         auto adopted = std::make_shared<UniqueFd>(std::move(health_fd));
         ServerLoop* loop = health_loop_.get();

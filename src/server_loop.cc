@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -686,8 +687,7 @@ void ServerLoop::finish_response_cycle(Connection& connection, bool wrote_someth
         connection.write_armed = false;
     }
     if (connection.close_after_write) {
-        if (connection.linger_on_close ||
-            (connection.ssl && SSL_has_pending(connection.ssl.get()) == 1)) {
+        if (connection.linger_on_close || has_unread_input(connection)) {
             start_lingering_close(connection);
         } else {
             close_after_final_response(connection);
@@ -710,8 +710,14 @@ void ServerLoop::finish_response_cycle(Connection& connection, bool wrote_someth
     }
 }
 
-// After the last response: send close_notify and FIN, then read and discard for a moment so that
-// unread request bytes do not turn our close into a reset that destroys the response in flight.
+// Bytes the client sent that nobody read: in OpenSSL's buffer or still in the socket (a request
+// pipelined behind the last one answered, one racing a drain). Closing over them sends a reset.
+bool ServerLoop::has_unread_input(Connection& connection) const {
+    if (connection.ssl && SSL_has_pending(connection.ssl.get()) == 1) return true;
+    int queued = 0;
+    return ::ioctl(connection.fd, FIONREAD, &queued) == 0 && queued > 0;
+}
+
 // The request was read whole and nothing followed it (as nginx judges it for its lingering close):
 // a close_notify, then the descriptor's close sends the FIN at once.
 void ServerLoop::close_after_final_response(Connection& connection) {
@@ -723,6 +729,8 @@ void ServerLoop::close_after_final_response(Connection& connection) {
     close_connection(connection);
 }
 
+// After the last response: send close_notify and FIN, then read and discard for a moment so that
+// unread request bytes do not turn our close into a reset that destroys the response in flight.
 void ServerLoop::start_lingering_close(Connection& connection) {
     if (connection.ssl) {
         ERR_clear_error();

@@ -130,6 +130,7 @@ class ServerLoop {
     };
     WriteOutcome write_to_peer(Connection& connection, const char* data, std::size_t size);
     void finish_response_cycle(Connection& connection, bool wrote_something);
+    bool has_unread_input(Connection& connection) const;
     void close_after_final_response(Connection& connection);
     void start_lingering_close(Connection& connection);
     void linger_read(Connection& connection);

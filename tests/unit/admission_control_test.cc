@@ -38,6 +38,20 @@ TEST(AdmissionControl, CapsTheTotal) {
     EXPECT_EQ(control.admit("192.0.2.3", now), Verdict::Admit);
 }
 
+// When full, the loop evicts an idle connection on TooManyTotal; a client refused anyway for its
+// own limits must not cause that, so those are judged first.
+TEST(AdmissionControl, AClientOverItsOwnLimitsIsToldSoEvenWhenFull) {
+    AdmissionControl control(limits(2, 1, 100));
+    const auto now = std::chrono::steady_clock::now();
+    EXPECT_EQ(control.admit("192.0.2.1", now), Verdict::Admit);
+    EXPECT_EQ(control.admit("192.0.2.2", now), Verdict::Admit);
+    EXPECT_EQ(control.admit("192.0.2.1", now), Verdict::TooManyFromClient);
+    EXPECT_EQ(control.admit("192.0.2.3", now), Verdict::TooManyTotal);
+    AdmissionControl slow(limits(1, 10, 1));
+    EXPECT_EQ(slow.admit("192.0.2.1", now), Verdict::Admit);
+    EXPECT_EQ(slow.admit("192.0.2.1", now), Verdict::TooFast);
+}
+
 TEST(AdmissionControl, LimitsTheRatePerClientWithATokenBucket) {
     AdmissionControl control(limits(1000, 1000, 5));
     const auto start = std::chrono::steady_clock::now();
