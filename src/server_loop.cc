@@ -333,7 +333,7 @@ bool ServerLoop::admit(const char* client) {
 }
 
 bool ServerLoop::evict_idle_connection() {
-    // connections_ is newest first: the idle connection waiting longest is nearest the back.
+    // connections_ is newest first: the idle connection accepted earliest is nearest the back.
     for (auto it = connections_.rbegin(); it != connections_.rend(); ++it) {
         Connection& candidate = **it;
         if (connection_is_idle(candidate)) {
