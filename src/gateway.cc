@@ -101,6 +101,13 @@ std::shared_ptr<const IssuerPublication> Gateway::load_cached(const IssuerConfig
         std::move(*cached), std::chrono::duration_cast<std::chrono::seconds>(config.max_age));
 }
 
+void Gateway::log_withdrawn(const std::vector<std::string>& withdrawn) {
+    for (const std::string& line : withdrawn) {
+        logger_.error("jwks_path_conflict",
+                      {{"detail", line + "; the pair is not published, the upstream is asked"}});
+    }
+}
+
 std::vector<CertificateInfo> Gateway::describe_certificates(const Config& config) const {
     std::vector<CertificateInfo> described;
     for (const CertificateFiles& files : config.certificates) {
@@ -167,6 +174,7 @@ bool Gateway::start(Config initial, std::string* error) {
         if (slot.published) slot.confirmed_at->store(slot.published->documents.confirmed_at);
         publication->issuers.push_back(std::move(slot));
     }
+    log_withdrawn(withdraw_conflicting_pairs(*publication));
     snapshot_ = std::make_unique<PublishedSnapshot>(std::move(publication));
 
     const ConnectionDeadlines deadlines = deadlines_from(*config);
@@ -429,6 +437,7 @@ bool Gateway::reload_with(Config next_config, std::string* error) {
             }
             publication->issuers.push_back(std::move(slot));
         }
+        log_withdrawn(withdraw_conflicting_pairs(*publication));
         return publication;
     });
 

@@ -83,6 +83,7 @@ class Gateway {
                          const Config& config);
     void register_collectors();
     void log_certificate_warnings(const std::vector<std::string>& warnings);
+    void log_withdrawn(const std::vector<std::string>& withdrawn);
     void record_reload(bool ok, const std::string& error);
 
     Logger& logger_;
