@@ -536,9 +536,10 @@ bool read_boolean(const json& value, const std::string& key) {
 }
 
 ConnectionLimits read_limits(const json& value, const std::string& key) {
-    const ObjectReader reader(value, key,
-                              {"max_connections", "max_connections_per_ip",
-                               "new_connections_per_ip_per_second", "max_requests_per_connection"});
+    const ObjectReader reader(
+        value, key,
+        {"max_connections", "max_connections_per_ip", "new_connections_per_ip_per_second",
+         "max_requests_per_connection", "health_max_connections", "health_max_connections_per_ip"});
     ConnectionLimits limits;
     const auto integer = [&](std::string_view name, long long minimum, long long maximum,
                              unsigned* out) {
@@ -552,6 +553,8 @@ ConnectionLimits read_limits(const json& value, const std::string& key) {
     integer("new_connections_per_ip_per_second", 1, 1'000'000,
             &limits.new_connections_per_ip_per_second);
     integer("max_requests_per_connection", 1, 1'000'000, &limits.max_requests_per_connection);
+    integer("health_max_connections", 1, 10'000, &limits.health_max_connections);
+    integer("health_max_connections_per_ip", 1, 10'000, &limits.health_max_connections_per_ip);
     return limits;
 }
 

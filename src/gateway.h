@@ -89,6 +89,7 @@ class Gateway {
     Logger& logger_;
     MetricsRegistry metrics_;
     std::unique_ptr<AdmissionControl> admission_;  // shared by the public loops
+    std::unique_ptr<AdmissionControl> health_admission_;
     AccessLog access_log_;
     std::time_t started_at_ = 0;
 
