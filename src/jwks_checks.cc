@@ -2,6 +2,7 @@
 
 #include "document_validation.h"
 #include "strict_json.h"
+#include "text_escape.h"
 
 #include <re2/re2.h>
 
@@ -51,11 +52,11 @@ bool algorithm_fits_key(const JwkSummary& key, const std::string& alg) {
 // anything else is quoted and escaped.
 std::string shown(const std::string& text) {
     static const RE2 plain("[A-Za-z0-9_.+-]{1,32}");
-    return RE2::FullMatch(text, plain) ? text : quoted_value(text);
+    return RE2::FullMatch(text, plain) ? text : quote_untrusted(text);
 }
 
 std::string key_label(const JwkSummary& key) {
-    return key.kid.empty() ? "keys[" + std::to_string(key.index) + "]" : quoted_value(key.kid);
+    return key.kid.empty() ? "keys[" + std::to_string(key.index) + "]" : quote_untrusted(key.kid);
 }
 
 // "key "a", "b" and 2 more: reason" for every distinct reason.
@@ -92,7 +93,7 @@ Check parse_check(std::string_view body, std::optional<json>* keys) {
     Check check = make_check("jwks.json", kSection, "JWKS parses");
     std::string error;
     const std::optional<json> document = parse_strict_json(body, &error);
-    if (!document) return check.all(Mark::Fail, "not valid JSON: " + error);
+    if (!document) return check.all(Mark::Fail, "not valid JSON: " + escape_untrusted(error));
     if (!document->is_object()) return check.all(Mark::Fail, "not a JSON object");
     const auto found = document->find("keys");
     if (found == document->end()) return check.all(Mark::Fail, "no \"keys\" member");
@@ -120,7 +121,8 @@ Check private_material_check(std::string_view body, const std::vector<JwkSummary
     Rejection rejection;
     if (!validate_jwks(body, &rejection) && rejection.code == "private_key_material") {
         check.detail.clear();
-        return check.all(Mark::Fail, rejection.detail + ": the signing key is exposed; rotate it");
+        return check.all(Mark::Fail, escape_untrusted(rejection.detail) +
+                                         ": the signing key is exposed; rotate it");
     }
     for (const JwkSummary& key : keys) {
         if (key.kty == "oct") {
@@ -144,7 +146,7 @@ Check kid_check(const std::vector<JwkSummary>& keys) {
         }
         const auto [previous, inserted] = seen.emplace(key.kid, key.index);
         if (!inserted) {
-            duplicates.push_back("kid " + quoted_value(key.kid) + " in keys[" +
+            duplicates.push_back("kid " + quote_untrusted(key.kid) + " in keys[" +
                                  std::to_string(previous->second) + "] and keys[" +
                                  std::to_string(key.index) + "]");
         }
@@ -267,14 +269,14 @@ std::string algorithm_refusal(Idp idp, std::string_view alg) {
 
 std::string key_unusable_reason(Idp idp, const JwkSummary& key) {
     if (!key.use.empty() && key.use != "sig") {
-        return "use " + quoted_value(key.use) + ", not \"sig\": not a signing key";
+        return "use " + quote_untrusted(key.use) + ", not \"sig\": not a signing key";
     }
     if (key.kty != "RSA" && key.kty != "EC" && key.kty != "OKP") {
-        return "kty " + quoted_value(key.kty) + " is not a public signing key type";
+        return "kty " + quote_untrusted(key.kty) + " is not a public signing key type";
     }
     const std::string alg = effective_algorithm(key);
     if (!algorithm_fits_key(key, alg)) {
-        return "alg " + shown(alg) + " does not fit kty " + key.kty +
+        return "alg " + shown(alg) + " does not fit kty " + shown(key.kty) +
                (key.crv.empty() ? "" : " " + shown(key.crv));
     }
     if (idp == Idp::Entra) {

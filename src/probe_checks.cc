@@ -3,6 +3,7 @@
 #include "certificate_chain.h"
 #include "duration.h"
 #include "strict_json.h"
+#include "text_escape.h"
 #include "thumbprint.h"
 #include "utc_time.h"
 
@@ -48,15 +49,6 @@ std::vector<Check> skip_rest(std::vector<Check> checks,
     for (const auto& [id, title] : rows)
         checks.push_back(skipped_check(id, section, title, reason));
     return checks;
-}
-
-// Certificate names come from the server: shown bare when plain printable ASCII, else quoted
-// and escaped so that they cannot carry terminal control sequences.
-std::string printable_or_quoted(const std::string& text) {
-    const bool printable = std::all_of(text.begin(), text.end(), [](char c) {
-        return static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7f;
-    });
-    return printable ? text : quoted_value(text);
 }
 
 bool is_array_of_strings(const json& value) {
@@ -123,12 +115,12 @@ std::vector<Check> check_issuer_url(std::string_view url) {
     Check scheme = make_check("url.scheme", kUrlSection, "https scheme");
     const std::optional<ProbeUrl> parts = split_probe_url(url);
     if (!parts) {
-        checks.push_back(scheme.all(Mark::Fail, quoted_value(url) +
+        checks.push_back(scheme.all(Mark::Fail, quote_untrusted(url) +
                                                     " is not an absolute URL such as "
                                                     "https://oidc.example.com"));
         return skip_rest(std::move(checks), later_rows, kUrlSection, "the URL does not parse");
     }
-    scheme.detail = quoted_value(parts->scheme);
+    scheme.detail = quote_untrusted(parts->scheme);
     if (parts->scheme != "https") {
         scheme.all(Mark::Fail, lower_ascii(parts->scheme) == "https"
                                    ? "write \"https\" in lowercase: issuers are compared byte for "
@@ -137,7 +129,7 @@ std::vector<Check> check_issuer_url(std::string_view url) {
     }
     checks.push_back(scheme);
 
-    Check host = make_check("url.host", kUrlSection, "Host", quoted_value(parts->host));
+    Check host = make_check("url.host", kUrlSection, "Host", quote_untrusted(parts->host));
     if (parts->host.empty()) {
         host.all(Mark::Fail, "the URL names no host");
     } else if (parts->host != lower_ascii(parts->host)) {
@@ -150,7 +142,7 @@ std::vector<Check> check_issuer_url(std::string_view url) {
     if (!parts->has_port) {
         port.detail = "none written (443)";
     } else if (!parts->port) {
-        port.detail = quoted_value(parts->port_text);
+        port.detail = quote_untrusted(parts->port_text);
         port.all(Mark::Fail, "the port is not a number from 1 to 65535");
     } else {
         port.detail = std::to_string(*parts->port);
@@ -193,8 +185,8 @@ std::string discovery_url_for(std::string_view issuer) {
 
 std::string describe_issuer_mismatch(std::string_view found, std::string_view expected,
                                      std::string_view found_where) {
-    const std::string prefix = std::string(found_where) + " " + quoted_value(found) +
-                               " differs from the issuer URL " + quoted_value(expected);
+    const std::string prefix = std::string(found_where) + " " + quote_untrusted(found) +
+                               " differs from the issuer URL " + quote_untrusted(expected);
     const std::string found_text(found);
     const std::string expected_text(expected);
     if (found_text + "/" == expected_text || found_text == expected_text + "/") {
@@ -220,12 +212,12 @@ std::vector<Check> check_tls(const TlsObservation& observation) {
     if (tls12.ok) {
         version12.detail = tls12.version + ", " + tls12.cipher;
     } else if (tls13.ok) {
-        version12.detail = tls12.error;
+        version12.detail = escape_untrusted(tls12.error);
         version12.raise(Idp::Aws, Mark::Fail,
                         "AWS IAM needs TLS 1.2 available (with TLS 1.3 only it falls back to "
                         "thumbprints and may fail)");
     } else {
-        version12.all(Mark::Fail, tls12.error);
+        version12.all(Mark::Fail, escape_untrusted(tls12.error));
     }
     checks.push_back(version12);
 
@@ -233,12 +225,12 @@ std::vector<Check> check_tls(const TlsObservation& observation) {
     if (tls13.ok) {
         version13.detail = tls13.version + ", " + tls13.cipher;
     } else if (tls12.ok) {
-        version13.detail = tls13.error;
+        version13.detail = escape_untrusted(tls13.error);
         version13.note(Mark::Warn,
                        "TLS 1.3 is not offered; the identity providers manage with "
                        "TLS 1.2, but enable it (tls.min_version 1.2 keeps both)");
     } else {
-        version13.all(Mark::Fail, tls13.error);
+        version13.all(Mark::Fail, escape_untrusted(tls13.error));
     }
     checks.push_back(version13);
 
@@ -276,20 +268,20 @@ std::vector<Check> check_tls(const TlsObservation& observation) {
     Check names = make_check("tls.names", kTlsSection, "Certificate names the host");
     const std::vector<std::string> sans = certificate_sans(leaf);
     if (certificate_names_host(leaf, observation.host)) {
-        names.detail = observation.host + " (subjectAltName)";
+        names.detail = escape_untrusted(observation.host) + " (subjectAltName)";
     } else {
         std::vector<std::string> shown_sans;
-        for (const std::string& san : sans) shown_sans.push_back(printable_or_quoted(san));
+        for (const std::string& san : sans) shown_sans.push_back(escape_untrusted(san));
         names.detail = sans.empty() ? "no subjectAltName" : "names " + joined(shown_sans, ", ");
-        names.all(Mark::Fail,
-                  "the certificate does not name " + observation.host + " in its subjectAltName");
+        names.all(Mark::Fail, "the certificate does not name " +
+                                  escape_untrusted(observation.host) + " in its subjectAltName");
     }
     checks.push_back(names);
 
     Check order = make_check("tls.chain", kTlsSection, "Chain order (leaf, intermediates)");
     std::vector<std::string> subjects;
     for (const X509Ptr& certificate : chain)
-        subjects.push_back(certificate_subject(certificate.get()));
+        subjects.push_back(escape_untrusted(certificate_subject(certificate.get())));
     order.detail = std::to_string(chain.size()) +
                    (chain.size() == 1 ? " certificate: " : " certificates: ") +
                    joined(subjects, " > ") + "; last (AWS thumbprint) " +
@@ -337,18 +329,19 @@ Check check_fetch(std::string id, std::string section, std::string title, const 
     Check check = make_check(std::move(id), std::move(section), std::move(title));
     if (!fetch.reached) {
         check.detail = "no response";
-        return check.all(Mark::Fail, fetch.error);
+        return check.all(Mark::Fail, escape_untrusted(fetch.error));
     }
     check.detail = "HTTP " + std::to_string(fetch.status) + " in " + format_duration(fetch.elapsed);
     std::vector<std::string> problems;
     if (!fetch.verified) {
-        problems.push_back("the certificate does not verify (" + fetch.tls_error +
+        problems.push_back("the certificate does not verify (" + escape_untrusted(fetch.tls_error) +
                            "); the document was read without verification to check it anyway");
     }
     if (fetch.status >= 300 && fetch.status < 400) {
-        problems.push_back("HTTP " + std::to_string(fetch.status) + " redirect" +
-                           (fetch.location.empty() ? "" : " to " + quoted_value(fetch.location)) +
-                           ": the identity providers expect 200 at this URL");
+        problems.push_back(
+            "HTTP " + std::to_string(fetch.status) + " redirect" +
+            (fetch.location.empty() ? "" : " to " + quote_untrusted(fetch.location)) +
+            ": the identity providers expect 200 at this URL");
     } else if (fetch.status != 200) {
         problems.push_back("HTTP " + std::to_string(fetch.status) + ", not 200");
     }
@@ -361,12 +354,12 @@ Check check_content_type(std::string id, std::string section, const ProbeFetch& 
     std::string media_type = fetch.content_type.substr(0, fetch.content_type.find(';'));
     while (!media_type.empty() && media_type.back() == ' ') media_type.pop_back();
     media_type = lower_ascii(media_type);
-    check.detail = fetch.content_type.empty() ? "none" : quoted_value(fetch.content_type);
+    check.detail = fetch.content_type.empty() ? "none" : quote_untrusted(fetch.content_type);
     if (media_type != "application/json") {
         check.all(Mark::Fail, fetch.content_type.empty()
                                   ? "no Content-Type; the identity providers expect "
                                     "application/json"
-                                  : "Content-Type " + quoted_value(fetch.content_type) +
+                                  : "Content-Type " + quote_untrusted(fetch.content_type) +
                                         ", not application/json");
     }
     return check;
@@ -379,7 +372,8 @@ std::vector<Check> check_discovery_document(std::string_view body, std::string_v
     std::string error;
     const std::optional<json> document = parse_strict_json(body, &error);
     if (!document || !document->is_object()) {
-        parses.all(Mark::Fail, document ? "not a JSON object" : "not valid JSON: " + error);
+        parses.all(Mark::Fail,
+                   document ? "not a JSON object" : "not valid JSON: " + escape_untrusted(error));
         checks.push_back(parses);
         return skip_rest(std::move(checks),
                          {{"discovery.issuer", "issuer identical to the URL"},
@@ -397,7 +391,7 @@ std::vector<Check> check_discovery_document(std::string_view body, std::string_v
         issuer_check.all(Mark::Fail, "the document has no string \"issuer\"");
     } else {
         const std::string& found = issuer_member->get_ref<const std::string&>();
-        issuer_check.detail = quoted_value(found);
+        issuer_check.detail = quote_untrusted(found);
         if (found != issuer) {
             issuer_check.all(Mark::Fail,
                              describe_issuer_mismatch(found, issuer, "the document's issuer"));
@@ -441,7 +435,7 @@ std::vector<Check> check_discovery_document(std::string_view body, std::string_v
         jwks_uri.all(Mark::Fail, "the document has no string \"jwks_uri\"");
     } else {
         const std::string& uri = jwks_member->get_ref<const std::string&>();
-        jwks_uri.detail = quoted_value(uri);
+        jwks_uri.detail = quote_untrusted(uri);
         const std::optional<ProbeUrl> parts = split_probe_url(uri);
         if (!parts || parts->scheme != "https" || parts->host.empty() || !parts->port ||
             parts->has_userinfo) {
