@@ -4,8 +4,6 @@
 #include "duration.h"
 #include "strict_json.h"
 #include "text_escape.h"
-#include "thumbprint.h"
-#include "utc_time.h"
 
 #include <nlohmann/json.hpp>
 
@@ -18,19 +16,12 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kUrlSection = "URL";
-constexpr const char* kTlsSection = "TLS";
 constexpr const char* kDiscoverySection = "Discovery";
 
 std::string lower_ascii(std::string_view text) {
     std::string lowered(text);
     for (char& c : lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return lowered;
-}
-
-std::string joined(const std::vector<std::string>& parts, const char* separator) {
-    std::string text;
-    for (const std::string& part : parts) text += (text.empty() ? "" : separator) + part;
-    return text;
 }
 
 std::optional<std::uint16_t> parse_port_text(const std::string& text) {
@@ -43,6 +34,19 @@ std::optional<std::uint16_t> parse_port_text(const std::string& text) {
     return static_cast<std::uint16_t>(value);
 }
 
+bool is_array_of_strings(const json& value) {
+    return value.is_array() &&
+           std::all_of(value.begin(), value.end(), [](const json& v) { return v.is_string(); });
+}
+
+}  // namespace
+
+std::string joined(const std::vector<std::string>& parts, const char* separator) {
+    std::string text;
+    for (const std::string& part : parts) text += (text.empty() ? "" : separator) + part;
+    return text;
+}
+
 std::vector<Check> skip_rest(std::vector<Check> checks,
                              const std::vector<std::pair<const char*, const char*>>& rows,
                              const char* section, const std::string& reason) {
@@ -50,13 +54,6 @@ std::vector<Check> skip_rest(std::vector<Check> checks,
         checks.push_back(skipped_check(id, section, title, reason));
     return checks;
 }
-
-bool is_array_of_strings(const json& value) {
-    return value.is_array() &&
-           std::all_of(value.begin(), value.end(), [](const json& v) { return v.is_string(); });
-}
-
-}  // namespace
 
 std::optional<ProbeUrl> split_probe_url(std::string_view url) {
     const std::size_t scheme_end = url.find("://");
@@ -201,128 +198,6 @@ std::string describe_issuer_mismatch(std::string_view found, std::string_view ex
         return prefix + " only in letter case; issuers are compared byte for byte";
     }
     return prefix + " (compared byte for byte)";
-}
-
-std::vector<Check> check_tls(const TlsObservation& observation) {
-    std::vector<Check> checks;
-    const HandshakeResult& tls12 = observation.tls12;
-    const HandshakeResult& tls13 = observation.tls13;
-
-    Check version12 = make_check("tls.version_1_2", kTlsSection, "TLS 1.2 handshake");
-    if (tls12.ok) {
-        version12.detail = tls12.version + ", " + tls12.cipher;
-    } else if (tls13.ok) {
-        version12.detail = escape_untrusted(tls12.error);
-        version12.raise(Idp::Aws, Mark::Fail,
-                        "AWS IAM needs TLS 1.2 available (with TLS 1.3 only it falls back to "
-                        "thumbprints and may fail)");
-    } else {
-        version12.all(Mark::Fail, escape_untrusted(tls12.error));
-    }
-    checks.push_back(version12);
-
-    Check version13 = make_check("tls.version_1_3", kTlsSection, "TLS 1.3 handshake");
-    if (tls13.ok) {
-        version13.detail = tls13.version + ", " + tls13.cipher;
-    } else if (tls12.ok) {
-        version13.detail = escape_untrusted(tls13.error);
-        version13.note(Mark::Warn,
-                       "TLS 1.3 is not offered; the identity providers manage with "
-                       "TLS 1.2, but enable it (tls.min_version 1.2 keeps both)");
-    } else {
-        version13.all(Mark::Fail, escape_untrusted(tls13.error));
-    }
-    checks.push_back(version13);
-
-    const std::vector<X509Ptr>& chain = tls12.ok ? tls12.chain : tls13.chain;
-    const std::vector<std::pair<const char*, const char*>> chain_rows = {
-        {"tls.validity", "Certificate valid now"},
-        {"tls.names", "Certificate names the host"},
-        {"tls.chain", "Chain order (leaf, intermediates)"},
-        {"tls.trust", "Chain trusted"}};
-    if (!tls12.ok && !tls13.ok) {
-        return skip_rest(std::move(checks), chain_rows, kTlsSection, "no TLS handshake succeeded");
-    }
-    if (chain.empty()) {
-        return skip_rest(std::move(checks), chain_rows, kTlsSection,
-                         "the server presented no certificate");
-    }
-    X509* leaf = chain.front().get();
-
-    Check validity = make_check("tls.validity", kTlsSection, "Certificate valid now");
-    const std::time_t not_before = certificate_not_before(leaf);
-    const std::time_t not_after = certificate_not_after(leaf);
-    const long days_left = static_cast<long>((not_after - observation.now) / 86400);
-    validity.detail = "until " + utc_iso8601(not_after) + " (" + std::to_string(days_left) +
-                      (days_left == 1 ? " day" : " days") + " left)";
-    if (not_before > observation.now) {
-        validity.all(Mark::Fail, "not valid before " + utc_iso8601(not_before));
-    } else if (not_after <= observation.now) {
-        validity.detail = "expired " + utc_iso8601(not_after);
-        validity.all(Mark::Fail, "the certificate expired on " + utc_iso8601(not_after));
-    } else if (days_left < kCertificateWarningDays) {
-        validity.all(Mark::Warn, "expires in " + std::to_string(days_left) + " days: renew it");
-    }
-    checks.push_back(validity);
-
-    Check names = make_check("tls.names", kTlsSection, "Certificate names the host");
-    const std::vector<std::string> sans = certificate_sans(leaf);
-    if (certificate_names_host(leaf, observation.host)) {
-        names.detail = escape_untrusted(observation.host) + " (subjectAltName)";
-    } else {
-        std::vector<std::string> shown_sans;
-        for (const std::string& san : sans) shown_sans.push_back(escape_untrusted(san));
-        names.detail = sans.empty() ? "no subjectAltName" : "names " + joined(shown_sans, ", ");
-        names.all(Mark::Fail, "the certificate does not name " +
-                                  escape_untrusted(observation.host) + " in its subjectAltName");
-    }
-    checks.push_back(names);
-
-    Check order = make_check("tls.chain", kTlsSection, "Chain order (leaf, intermediates)");
-    std::vector<std::string> subjects;
-    for (const X509Ptr& certificate : chain)
-        subjects.push_back(escape_untrusted(certificate_subject(certificate.get())));
-    order.detail = std::to_string(chain.size()) +
-                   (chain.size() == 1 ? " certificate: " : " certificates: ") +
-                   joined(subjects, " > ") + "; last (AWS thumbprint) " +
-                   certificate_thumbprint(chain.back().get());
-    const ChainFindings findings = inspect_chain(chain);
-    if (!findings.errors.empty()) {
-        const std::string problems = joined(findings.errors, "; ");
-        order.raise(Idp::Aws, Mark::Fail,
-                    problems + " (AWS IAM wants leaf, then intermediates in order, nothing else)");
-        order.raise(Idp::Gcp, Mark::Warn, problems);
-        order.raise(Idp::Entra, Mark::Warn, problems);
-    }
-    for (const std::string& warning : findings.warnings) order.note(Mark::Warn, warning);
-    checks.push_back(order);
-
-    Check trust = make_check("tls.trust", kTlsSection, "Chain trusted");
-    const TrustResult trusted = verify_chain_trust(chain, observation.ca_file);
-    if (trusted.trusted) {
-        trust.detail = observation.ca_file.empty()
-                           ? "by the system trust store"
-                           : "by --ca " + observation.ca_file + " (instead of the system store)";
-    } else {
-        std::string reason = "not trusted by " +
-                             (observation.ca_file.empty() ? std::string("the system trust store")
-                                                          : "--ca " + observation.ca_file) +
-                             ": " + trusted.error;
-        if (trusted.error.find("local issuer") != std::string::npos) {
-            reason += chain.size() == 1 && !is_self_signed(leaf)
-                          ? "; the server sends no intermediate certificate: add them to the "
-                            "certificate file after the leaf"
-                          : "; the top certificate's issuer is not in that store (a private "
-                            "CA? pass --ca FILE to probe with it)";
-        }
-        trust.all(Mark::Fail, reason);
-    }
-    if (chain.size() == 1 && is_self_signed(leaf)) {
-        trust.raise(Idp::Gcp, Mark::Fail,
-                    "the certificate is self-signed: GCP needs one from a public CA");
-    }
-    checks.push_back(trust);
-    return checks;
 }
 
 Check check_fetch(std::string id, std::string section, std::string title, const ProbeFetch& fetch) {
