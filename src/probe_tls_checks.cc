@@ -11,6 +11,16 @@ namespace {
 
 constexpr const char* kTlsSection = "TLS";
 
+// The first `count` certificates of `chain`, sharing them (another reference each).
+std::vector<X509Ptr> first_certificates(const std::vector<X509Ptr>& chain, std::size_t count) {
+    std::vector<X509Ptr> first;
+    for (std::size_t index = 0; index < chain.size() && index < count; ++index) {
+        X509_up_ref(chain[index].get());
+        first.emplace_back(chain[index].get());
+    }
+    return first;
+}
+
 }  // namespace
 
 std::vector<Check> check_tls(const TlsObservation& observation) {
@@ -44,7 +54,10 @@ std::vector<Check> check_tls(const TlsObservation& observation) {
     }
     checks.push_back(version13);
 
-    const std::vector<X509Ptr>& chain = tls12.ok ? tls12.chain : tls13.chain;
+    const std::vector<X509Ptr>& presented = tls12.ok ? tls12.chain : tls13.chain;
+    // Judging the order compares certificates pairwise by signature: only the first few.
+    const std::vector<X509Ptr> chain = first_certificates(presented, kMaxChainCertificates);
+    const bool too_long = presented.size() > chain.size();
     const std::vector<std::pair<const char*, const char*>> chain_rows = {
         {"tls.validity", "Certificate valid now"},
         {"tls.names", "Certificate names the host"},
@@ -92,10 +105,19 @@ std::vector<Check> check_tls(const TlsObservation& observation) {
     std::vector<std::string> subjects;
     for (const X509Ptr& certificate : chain)
         subjects.push_back(escape_untrusted(certificate_subject(certificate.get())));
-    order.detail = std::to_string(chain.size()) +
-                   (chain.size() == 1 ? " certificate: " : " certificates: ") +
+    if (too_long) {
+        subjects.push_back(std::to_string(presented.size() - chain.size()) + " more not examined");
+    }
+    order.detail = std::to_string(presented.size()) +
+                   (presented.size() == 1 ? " certificate: " : " certificates: ") +
                    joined(subjects, " > ") + "; last (AWS thumbprint) " +
-                   certificate_thumbprint(chain.back().get());
+                   certificate_thumbprint(presented.back().get());
+    if (too_long) {
+        order.all(Mark::Fail, "the server presents " + std::to_string(presented.size()) +
+                                  " certificates; probe examines at most " +
+                                  std::to_string(kMaxChainCertificates) +
+                                  ": send the leaf and its intermediates only (a handful)");
+    }
     const ChainFindings findings = inspect_chain(chain);
     if (!findings.errors.empty()) {
         const std::string problems = joined(findings.errors, "; ");
@@ -104,7 +126,10 @@ std::vector<Check> check_tls(const TlsObservation& observation) {
         order.raise(Idp::Gcp, Mark::Warn, problems);
         order.raise(Idp::Entra, Mark::Warn, problems);
     }
-    for (const std::string& warning : findings.warnings) order.note(Mark::Warn, warning);
+    // A cut chain does not end where the warnings think it does.
+    if (!too_long) {
+        for (const std::string& warning : findings.warnings) order.note(Mark::Warn, warning);
+    }
     checks.push_back(order);
 
     Check trust = make_check("tls.trust", kTlsSection, "Chain trusted");
@@ -114,10 +139,14 @@ std::vector<Check> check_tls(const TlsObservation& observation) {
                            ? "by the system trust store"
                            : "by --ca " + observation.ca_file + " (instead of the system store)";
     } else {
-        std::string reason = "not trusted by " +
-                             (observation.ca_file.empty() ? std::string("the system trust store")
-                                                          : "--ca " + observation.ca_file) +
-                             ": " + trusted.error;
+        std::string reason =
+            "not trusted by " +
+            (observation.ca_file.empty() ? std::string("the system trust store")
+                                         : "--ca " + observation.ca_file) +
+            ": " + trusted.error +
+            (too_long ? " (verifying the first " + std::to_string(kMaxChainCertificates) +
+                            " certificates)"
+                      : "");
         if (trusted.error.find("local issuer") != std::string::npos) {
             reason += chain.size() == 1 && !is_self_signed(leaf)
                           ? "; the server sends no intermediate certificate: add them to the "

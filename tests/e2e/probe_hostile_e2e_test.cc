@@ -148,5 +148,52 @@ TEST_F(ProbeHostileE2E, EscapeSequencesFromTheIssuerNeverReachTheTerminal) {
     EXPECT_EQ(first_unsafe(scripted.output), "") << scripted.output;
 }
 
+TEST_F(ProbeHostileE2E, AHugeJwksOfDistinctKeyTypesIsExaminedUpToTheCap) {
+    // About 1 MiB (the fetch cap) of keys, each with a kty of its own: every key is unusable
+    // for its own reason, which a per-key linear search over the reasons made quadratic.
+    std::string jwks = "{\"keys\":[";
+    std::size_t count = 0;
+    while (jwks.size() < 1024 * 1024 - 64) {
+        jwks +=
+            (count == 0 ? "" : ",") + std::string("{\"kty\":\"t") + std::to_string(count) + "\"}";
+        ++count;
+    }
+    jwks += "]}";
+    ASSERT_GT(count, 50'000u);
+    serve(pki_->issue({.common_name = kHost, .dns_names = {kHost}}), jwks);
+
+    const CommandOutput table = probe();
+    ASSERT_NE(table.exit_status, -1) << "the probe did not finish within 30 s";
+    EXPECT_EQ(table.exit_status, 1) << table.output.substr(0, 4096);
+    EXPECT_LT(table.output.size(), 64u * 1024) << table.output.substr(0, 4096);
+    EXPECT_NE(table.output.find(std::to_string(count) + " keys"), std::string::npos)
+        << table.output.substr(0, 4096);
+    EXPECT_NE(table.output.find("not examined"), std::string::npos) << table.output.substr(0, 4096);
+
+    const CommandOutput scripted = probe({"--json"});
+    ASSERT_NE(scripted.exit_status, -1) << "the probe did not finish within 30 s";
+    EXPECT_LT(scripted.output.size(), 64u * 1024) << scripted.output.substr(0, 4096);
+    EXPECT_FALSE(json::parse(scripted.output, nullptr, false).is_discarded());
+}
+
+TEST_F(ProbeHostileE2E, AnOverlongCertificateChainFailsWithoutExaminingEveryPair) {
+    // Hundreds of certificates that all look, by name, as if each issued every other: checking
+    // every pair by signature made the chain rows quadratic. 330 of them still fit in the 100 KiB
+    // a TLS client accepts for the server's certificates.
+    const IssuedFiles chain = write_hostile_chain(
+        dir_.path(), {.host = kHost, .leaf_common_name = kHost, .fillers = 329});
+    const EvpPkeyPtr key = generate_rsa_key();
+    serve(chain, "{\"keys\":[" + nomad_rsa_jwk(key.get(), "only-key") + "]}");
+
+    const CommandOutput table = probe();
+    ASSERT_NE(table.exit_status, -1) << "the probe did not finish within 30 s";
+    EXPECT_EQ(table.exit_status, 1) << table.output.substr(0, 4096);
+    EXPECT_NE(table.output.find("TLSv1.2, "), std::string::npos) << table.output.substr(0, 4096);
+    EXPECT_LT(table.output.size(), 32u * 1024) << table.output.substr(0, 4096);
+    EXPECT_NE(table.output.find("330 certificates"), std::string::npos)
+        << table.output.substr(0, 4096);
+    EXPECT_NE(table.output.find("not examined"), std::string::npos) << table.output.substr(0, 4096);
+}
+
 }  // namespace
 }  // namespace oidcgw::testing
