@@ -222,7 +222,10 @@ bool Gateway::start(Config initial, std::string* error) {
         *snapshot_, status_,
         HealthRequestHandler::Renderers{[this] { return render_metrics(); },
                                         [this] { return render_status(); },
-                                        [this] { return liveness_->stalled(); }});
+                                        [this] { return liveness_->stalled(); },
+                                        &metrics_.counter("oidc_gateway_health_renders_total",
+                                                          "Renders of /metrics and /status (at "
+                                                          "most one each per second).")});
     health_admission_ = std::make_unique<AdmissionControl>(health_limits(config->limits));
     health_loop_ = std::make_unique<ServerLoop>(
         "health", deadlines, limits, logger_,
