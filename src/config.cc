@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "file_reading.h"
+
 #include "certificate_chain.h"
 #include "duration.h"
 #include "privileges.h"
@@ -763,24 +765,9 @@ std::optional<ConfigError> check_account(const Config& config) {
 using FilePtr = std::unique_ptr<std::FILE, CDeleter<std::fclose>>;
 
 bool read_config_text(const std::string& path, std::string* text, std::string* error) {
-    errno = 0;
-    FilePtr file(std::fopen(path.c_str(), "rb"));
-    if (!file) {
-        *error = "cannot read " + quote(path) + ": " + std::strerror(errno);
-        return false;
-    }
-    char buffer[16384];
-    while (true) {
-        const std::size_t got = std::fread(buffer, 1, sizeof buffer, file.get());
-        text->append(buffer, got);
-        if (text->size() > kMaxConfigFileBytes) {
-            *error = "cannot read " + quote(path) + ": larger than 1 MiB";
-            return false;
-        }
-        if (got < sizeof buffer) break;
-    }
-    if (std::ferror(file.get()) != 0) {
-        *error = "cannot read " + quote(path) + ": " + std::strerror(errno);
+    std::string problem;
+    if (!read_regular_file(path, kMaxConfigFileBytes, text, &problem)) {
+        *error = "cannot read " + quote(path) + ": " + problem;
         return false;
     }
     return true;
