@@ -3,7 +3,6 @@
 #include "fake_nomad_wire.h"
 #include "raii.h"
 
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -68,6 +67,8 @@ struct Connection {
 struct Route {
     FakeResponse response;
     Fault fault = Fault::None;
+    std::vector<std::string> churn{};  // set_churning_documents: answered in turn, at once
+    std::size_t churn_next = 0;
 };
 
 // A document as Nomad serves it; the JWKS carries the blocking-query headers.
@@ -109,6 +110,7 @@ struct FakeNomad::Impl {
     std::list<std::unique_ptr<Connection>> connections;
     std::map<std::string, Route> routes;
     std::map<std::string, std::uint64_t> document_indexes;
+    std::map<std::string, int> index_strips;  // blocking-query answers left to strip the index of
     std::map<std::string, int> request_counts;
     std::map<std::string, std::string> last_heads;
 
@@ -165,44 +167,7 @@ void FakeNomad::Impl::build_tls_context() {
 }
 
 void FakeNomad::Impl::bind_listener() {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    addrinfo* addresses = nullptr;
-    std::string service = std::to_string(options.port);
-    if (int error = ::getaddrinfo(options.listen_host.c_str(), service.c_str(), &hints, &addresses);
-        error != 0) {
-        throw std::runtime_error("fake_nomad: cannot resolve " + options.listen_host + ": " +
-                                 ::gai_strerror(error));
-    }
-    std::unique_ptr<addrinfo, CDeleter<freeaddrinfo>> address_list(addresses);
-    std::string last_error = "no address";
-    for (addrinfo* address = addresses; address != nullptr; address = address->ai_next) {
-        int fd =
-            ::socket(address->ai_family, address->ai_socktype | SOCK_CLOEXEC, address->ai_protocol);
-        if (fd < 0) {
-            last_error = std::strerror(errno);
-            continue;
-        }
-        int one = 1;
-        ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (::bind(fd, address->ai_addr, address->ai_addrlen) != 0 || ::listen(fd, 128) != 0) {
-            last_error = std::strerror(errno);
-            ::close(fd);
-            continue;
-        }
-        sockaddr_storage bound{};
-        socklen_t length = sizeof bound;
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length);
-        bound_port =
-            ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                                              : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-        listen_fd = fd;
-        return;
-    }
-    throw std::runtime_error("fake_nomad: cannot listen on " + options.listen_host + ":" + service +
-                             ": " + last_error);
+    listen_fd = listen_on(options.listen_host, options.port, &bound_port);
 }
 
 void FakeNomad::Impl::accept_loop() {
@@ -333,7 +298,12 @@ PlannedResponse FakeNomad::Impl::plan_response(const Request& request, bool keep
         // Nomad's blocking query: ?index=N&wait=D holds the request until the path's index passes
         // N or the wait ends (set_document moves the index and wakes waiters).
         const auto index_parameter = query_parameter(request.query, "index");
-        if (request.method == "GET" && index_parameter && document_indexes.count(request.path)) {
+        const auto churning = [&] {
+            const auto found = routes.find(request.path);
+            return found != routes.end() && !found->second.churn.empty();
+        };
+        if (request.method == "GET" && index_parameter && document_indexes.count(request.path) &&
+            !churning()) {
             const std::uint64_t seen = std::strtoull(index_parameter->c_str(), nullptr, 10);
             const auto wait = parse_wait(query_parameter(request.query, "wait").value_or("300s"));
             stop_signal.wait_for(lock, wait,
@@ -351,10 +321,25 @@ PlannedResponse FakeNomad::Impl::plan_response(const Request& request, bool keep
                                       : "404 page not found\n";
             response = FakeResponse{
                 404, message, "text/plain; charset=utf-8", {{"Vary", "Accept-Encoding"}}};
+        } else if (Route& found = route->second; !found.churn.empty()) {
+            // Each blocking query finds the next body (and a higher index); plain requests get
+            // the current one, so the round a change triggers confirms that change.
+            if (index_parameter) {
+                found.churn_next = (found.churn_next + 1) % found.churn.size();
+                ++document_indexes[request.path];
+            }
+            response = nomad_document_response(request.path, found.churn[found.churn_next],
+                                               document_indexes[request.path]);
         } else {
-            response = route->second.response;
+            response = found.response;
         }
         if (route != routes.end()) plan.fault = route->second.fault;
+        if (auto strip = index_strips.find(request.path);
+            index_parameter && strip != index_strips.end() && strip->second > 0) {
+            --strip->second;
+            std::erase_if(response.extra_headers,
+                          [](const Header& header) { return header.first == "X-Nomad-Index"; });
+        }
     }
 
     bool head_only = request.method == "HEAD";
@@ -365,44 +350,14 @@ PlannedResponse FakeNomad::Impl::plan_response(const Request& request, bool keep
     std::vector<Header> headers = response.extra_headers;
     if (!response.content_type.empty()) headers.emplace_back("Content-Type", response.content_type);
     if (compress) headers.emplace_back("Content-Encoding", "gzip");
-    // Go writes handler headers sorted by name.
-    std::stable_sort(headers.begin(), headers.end(),
-                     [](const Header& a, const Header& b) { return a.first < b.first; });
-    headers.emplace_back("Date", http_date());
-
-    bool chunked = false;
+    std::optional<std::size_t> declared_length;
     if (plan.fault == Fault::ShortContentLength) {
-        headers.emplace_back("Content-Length", std::to_string(body.size() + body.size() / 2 + 16));
-    } else if (body.size() > options.chunked_above) {
-        chunked = true;
-        headers.emplace_back("Transfer-Encoding", "chunked");
-    } else {
-        headers.emplace_back("Content-Length", std::to_string(body.size()));
+        declared_length = body.size() + body.size() / 2 + 16;
     }
-    if (!keep_alive) headers.emplace_back("Connection", "close");
-
-    plan.head = "HTTP/1.1 " + std::to_string(response.status) + " " +
-                reason_phrase(response.status) + "\r\n";
-    for (const auto& [name, value] : headers) plan.head += name + ": " + value + "\r\n";
-    plan.head += "\r\n";
-
-    if (head_only) return plan;
-    if (chunked) {
-        // Two chunks, so a client that only handles a single chunk gets caught.
-        std::size_t half = body.size() / 2;
-        auto append_chunk = [&plan](std::string_view data) {
-            char size[32];
-            std::snprintf(size, sizeof size, "%zx\r\n", data.size());
-            plan.body += size;
-            plan.body += data;
-            plan.body += "\r\n";
-        };
-        append_chunk(std::string_view(body).substr(0, half));
-        append_chunk(std::string_view(body).substr(half));
-        plan.body += "0\r\n\r\n";
-    } else {
-        plan.body = std::move(body);
-    }
+    FramedResponse framed = frame_response(response.status, std::move(headers), body, head_only,
+                                           keep_alive, options.chunked_above, declared_length);
+    plan.head = std::move(framed.head);
+    plan.body = std::move(framed.body);
     return plan;
 }
 
@@ -517,6 +472,21 @@ void FakeNomad::set_document(const std::string& path, const std::string& body) {
     impl_->stop_signal.notify_all();  // wakes blocking queries on this path
     const std::uint64_t index = ++impl_->document_indexes[path];
     impl_->routes[path] = Route{nomad_document_response(path, body, index), Fault::None};
+}
+
+void FakeNomad::set_churning_documents(const std::string& path, std::vector<std::string> bodies) {
+    if (bodies.empty()) throw std::invalid_argument("fake_nomad: no bodies to churn through");
+    std::lock_guard lock(impl_->mutex);
+    impl_->stop_signal.notify_all();  // a blocking query waiting now answers at once too
+    const std::uint64_t index = ++impl_->document_indexes[path];
+    Route route{nomad_document_response(path, bodies.front(), index), Fault::None};
+    route.churn = std::move(bodies);
+    impl_->routes[path] = std::move(route);
+}
+
+void FakeNomad::strip_index_header(const std::string& path, int count) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->index_strips[path] = count;
 }
 
 void FakeNomad::set_response(const std::string& path, FakeResponse response) {

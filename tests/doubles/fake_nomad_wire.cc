@@ -1,7 +1,12 @@
 #include "fake_nomad_wire.h"
 
+#include "raii.h"
+
+#include <netdb.h>
+#include <netinet/in.h>
 #include <openssl/err.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -9,7 +14,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
+#include <memory>
 #include <stdexcept>
 
 namespace oidcgw::testing::fake_nomad_wire {
@@ -229,6 +236,86 @@ std::chrono::milliseconds parse_wait(const std::string& text) {
     if (unit == "m") milliseconds = number * 60'000;
     return std::chrono::milliseconds(
         static_cast<long long>(std::clamp(milliseconds, 0.0, 600'000.0)));
+}
+
+FramedResponse frame_response(int status, std::vector<Header> headers, const std::string& body,
+                              bool head_only, bool keep_alive, std::size_t chunked_above,
+                              std::optional<std::size_t> declared_length) {
+    FramedResponse framed;
+    // Go writes handler headers sorted by name.
+    std::stable_sort(headers.begin(), headers.end(),
+                     [](const Header& a, const Header& b) { return a.first < b.first; });
+    headers.emplace_back("Date", http_date());
+    bool chunked = false;
+    if (declared_length) {
+        headers.emplace_back("Content-Length", std::to_string(*declared_length));
+    } else if (body.size() > chunked_above) {
+        chunked = true;
+        headers.emplace_back("Transfer-Encoding", "chunked");
+    } else {
+        headers.emplace_back("Content-Length", std::to_string(body.size()));
+    }
+    if (!keep_alive) headers.emplace_back("Connection", "close");
+
+    framed.head = "HTTP/1.1 " + std::to_string(status) + " " + reason_phrase(status) + "\r\n";
+    for (const auto& [name, value] : headers) framed.head += name + ": " + value + "\r\n";
+    framed.head += "\r\n";
+    if (head_only) return framed;
+    if (!chunked) {
+        framed.body = body;
+        return framed;
+    }
+    const auto append_chunk = [&framed](std::string_view data) {
+        char size[32];
+        std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+        framed.body += size;
+        framed.body += data;
+        framed.body += "\r\n";
+    };
+    const std::size_t half = body.size() / 2;
+    append_chunk(std::string_view(body).substr(0, half));
+    append_chunk(std::string_view(body).substr(half));
+    framed.body += "0\r\n\r\n";
+    return framed;
+}
+
+int listen_on(const std::string& host, std::uint16_t port, std::uint16_t* bound_port) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    addrinfo* addresses = nullptr;
+    const std::string service = std::to_string(port);
+    if (int error = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &addresses); error != 0) {
+        throw std::runtime_error("fake_nomad: cannot resolve " + host + ": " +
+                                 ::gai_strerror(error));
+    }
+    std::unique_ptr<addrinfo, CDeleter<freeaddrinfo>> address_list(addresses);
+    std::string last_error = "no address";
+    for (addrinfo* address = addresses; address != nullptr; address = address->ai_next) {
+        int fd =
+            ::socket(address->ai_family, address->ai_socktype | SOCK_CLOEXEC, address->ai_protocol);
+        if (fd < 0) {
+            last_error = std::strerror(errno);
+            continue;
+        }
+        int one = 1;
+        ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (::bind(fd, address->ai_addr, address->ai_addrlen) != 0 || ::listen(fd, 128) != 0) {
+            last_error = std::strerror(errno);
+            ::close(fd);
+            continue;
+        }
+        sockaddr_storage bound{};
+        socklen_t length = sizeof bound;
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length);
+        *bound_port =
+            ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                              : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+        return fd;
+    }
+    throw std::runtime_error("fake_nomad: cannot listen on " + host + ":" + service + ": " +
+                             last_error);
 }
 
 }  // namespace oidcgw::testing::fake_nomad_wire

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -55,6 +56,22 @@ std::string go_json_string(std::string_view text);
 std::optional<std::string> query_parameter(const std::string& query, std::string_view name);
 // Nomad's wait= values: "300s", "5m", "500ms"; capped at 10 minutes like Nomad.
 std::chrono::milliseconds parse_wait(const std::string& text);
+
+// A response as Go's net/http frames it: `headers` (the handler's) sorted by name, then Date,
+// then Content-Length, or above `chunked_above` bytes Transfer-Encoding: chunked in two chunks
+// (so a client that only handles one gets caught). `declared_length` replaces the true
+// Content-Length (a lying upstream). No body for HEAD.
+struct FramedResponse {
+    std::string head;
+    std::string body;
+};
+FramedResponse frame_response(int status, std::vector<Header> headers, const std::string& body,
+                              bool head_only, bool keep_alive, std::size_t chunked_above,
+                              std::optional<std::size_t> declared_length);
+
+// A listening TCP socket on host:port (0: ephemeral); *bound_port gets the port. Throws
+// std::runtime_error when nothing can be bound.
+int listen_on(const std::string& host, std::uint16_t port, std::uint16_t* bound_port);
 
 // Blocking reads and writes over a plain socket or a TLS session on it.
 class Stream {
