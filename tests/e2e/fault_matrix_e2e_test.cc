@@ -208,6 +208,25 @@ std::vector<FaultRow> fault_rows() {
          .document = "jwks",
          .inject = replace_jwks([](const std::string& key) { return "{\"keys\":[" + key; }),
          .heal = Heal::NewKeys},
+        {.name = "jwks_with_byte_order_mark",  // JSON.parse, json.loads, Go refuse it
+         .failure = Failure::Rejection,
+         .code = "byte_order_mark",
+         .document = "jwks",
+         .inject = replace_jwks([](const std::string& key) {
+             auto marked = nlohmann::ordered_json::parse(key);
+             marked["kid"] = "marked-4e1b0c9d-key";
+             return "\xEF\xBB\xBF" + jwks_with({key, marked.dump()});
+         }),
+         .heal = Heal::NewKeys,
+         .never_public = "marked-4e1b0c9d-key"},
+        {.name = "discovery_with_byte_order_mark",
+         .failure = Failure::Rejection,
+         .code = "byte_order_mark",
+         .document = "discovery",
+         .inject = replace_discovery([](const std::string& issuer) {
+             return "\xEF\xBB\xBF" + nomad_discovery_document(issuer);
+         }),
+         .never_public = "\xEF\xBB\xBF"},
         {.name = "wrong_shape_array",
          .failure = Failure::Rejection,
          .code = "not_an_object",
