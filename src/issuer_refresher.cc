@@ -1,10 +1,17 @@
 #include "issuer_refresher.h"
 
+#include "digest.h"
+
 #include <algorithm>
 #include <ctime>
 
 namespace oidcgw {
 namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::size_t kMaxKidsLogged = 20;         // of documents_published; key_count has all
+constexpr std::size_t kWarnedSetsRemembered = 16;  // key sets whose warnings were logged
 
 const std::vector<double> kFetchSecondsBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                   0.5,   1,    2.5,   5,    10};
@@ -374,10 +381,25 @@ void IssuerRefresher::publish(AcceptedDocuments documents, const UpstreamUrl& up
             status.warnings = documents.jwks.warnings;
         }
     });
+    // New bytes (or a record this refresher has not written yet) are saved whole, fsynced; the
+    // same bytes again only move the confirmation time, cheaply (document_cache.h).
     std::string cache_error;
-    // Saved even when unchanged, so the record's confirmed_at says when an upstream last vouched
-    // for these bytes.
-    const bool cached = cache_.save(issuer_.issuer, documents, &cache_error);
+    bool cached = false;
+    if (!changed && record_saved_) {
+        switch (cache_.confirm(issuer_.issuer, documents, &cache_error)) {
+            case DocumentCache::ConfirmResult::Confirmed:
+                cached = true;
+                break;
+            case DocumentCache::ConfirmResult::RecordMissing:
+                cached = cache_.save(issuer_.issuer, documents, &cache_error);
+                break;
+            case DocumentCache::ConfirmResult::Failed:
+                break;
+        }
+    } else {
+        cached = cache_.save(issuer_.issuer, documents, &cache_error);
+        record_saved_ = cached;
+    }
     if (!cached) {
         context_.logger.error("cache_write_failed",
                               {{"issuer", issuer_.issuer.text}, {"detail", cache_error}});
@@ -400,15 +422,35 @@ void IssuerRefresher::publish(AcceptedDocuments documents, const UpstreamUrl& up
                  {{"issuer", issuer_.issuer.text}})
         .increment();
     nlohmann::json kids = nlohmann::json::array();
-    for (const KeySummary& key : documents.jwks.keys) kids.push_back(key.kid);
+    for (const KeySummary& key : documents.jwks.keys) {
+        if (kids.size() == kMaxKidsLogged) break;
+        kids.push_back(key.kid);
+    }
     context_.logger.info("documents_published", {{"issuer", issuer_.issuer.text},
                                                  {"upstream", upstream.text},
                                                  {"jwks_path", documents.discovery.jwks_path},
+                                                 {"key_count", documents.jwks.keys.size()},
                                                  {"kids", kids}});
-    for (const std::string& warning : documents.jwks.warnings) {
-        context_.logger.warn("jwks_warning",
-                             {{"issuer", issuer_.issuer.text}, {"warning", warning}});
+    if (first_warning_of(documents.jwks_body)) {
+        for (const std::string& warning : documents.jwks.warnings) {
+            context_.logger.warn("jwks_warning",
+                                 {{"issuer", issuer_.issuer.text}, {"warning", warning}});
+        }
     }
+}
+
+bool IssuerRefresher::first_warning_of(const std::string& jwks_body) {
+    // A key set's warnings are logged when it is first published, not again when an upstream
+    // flips back to it within the hour (the sets it flips between are remembered).
+    const auto now = std::chrono::steady_clock::now();
+    std::erase_if(warned_sets_, [&](const auto& entry) { return now - entry.second > 1h; });
+    const std::string digest = sha256_hex(jwks_body);
+    for (const auto& [seen, when] : warned_sets_) {
+        if (seen == digest) return false;
+    }
+    if (warned_sets_.size() == kWarnedSetsRemembered) warned_sets_.erase(warned_sets_.begin());
+    warned_sets_.emplace_back(digest, now);
+    return true;
 }
 
 }  // namespace oidcgw

@@ -92,6 +92,7 @@ class IssuerRefresher {
     void record_upstream(const UpstreamUrl& upstream, const std::string& result,
                          const std::string& detail, std::chrono::milliseconds elapsed);
     void publish(AcceptedDocuments documents, const UpstreamUrl& upstream);
+    bool first_warning_of(const std::string& jwks_body);  // log this set's warnings?
     std::chrono::milliseconds jittered_interval();
 
     IssuerConfig issuer_;
@@ -104,6 +105,9 @@ class IssuerRefresher {
     std::atomic<std::size_t> preferred_upstream_{0};  // the last that answered well goes first
     std::vector<UpstreamHealth> health_;              // refresh thread only
     std::mt19937_64 random_;                          // refresh thread only
+    bool record_saved_ = false;  // refresh thread only: the cache record holds what is published
+    // Refresh thread only: digests of the key sets whose warnings were logged, and when.
+    std::vector<std::pair<std::string, std::chrono::steady_clock::time_point>> warned_sets_;
 
     std::atomic<bool> stopping_{false};
     std::mutex wake_mutex_;

@@ -74,6 +74,47 @@ TEST_F(FreshnessE2E, WithoutAnIndexTheGatewayFallsBackToPolling) {
     EXPECT_TRUE(wait_until([&] { return get("/.well-known/jwks.json").body == plain.body; }, 10s));
 }
 
+TEST_F(FreshnessE2E, UnchangedRoundsLeaveTheCacheRecordAlone) {
+    nlohmann::json config = base_config({nomad_->base_url()}, "1s");
+    config["watch"] = false;
+    start_gateway_with(config);
+    ASSERT_TRUE(wait_ready()) << gateway_->log();
+    std::string record;
+    ASSERT_TRUE(wait_until(
+        [&] {
+            for (const auto& entry : std::filesystem::directory_iterator(cache_dir())) {
+                if (entry.path().filename().string().starts_with("issuer-")) {
+                    record = entry.path().string();
+                }
+            }
+            return !record.empty();
+        },
+        10s));
+    struct stat before {};
+    ASSERT_EQ(::stat(record.c_str(), &before), 0);
+    const auto confirmed = [&] {
+        return nlohmann::json::parse(health("/status").body)["issuers"][0].value("confirmed_at",
+                                                                                 "");
+    };
+    const std::string confirmed_before = confirmed();
+
+    // Four or so rounds confirm the same bytes: none rewrites (or fsyncs) the record.
+    std::this_thread::sleep_for(4500ms);
+    struct stat after {};
+    ASSERT_EQ(::stat(record.c_str(), &after), 0);
+    EXPECT_EQ(after.st_ino, before.st_ino) << "the record was replaced";
+    EXPECT_EQ(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
+    EXPECT_EQ(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+    EXPECT_GT(confirmed(), confirmed_before);
+    EXPECT_EQ(gateway_->stop(SIGTERM), 0) << gateway_->log();
+
+    // The confirmation still survives a restart with the upstream gone.
+    nomad_->stop();
+    start_gateway_with(config);
+    ASSERT_TRUE(wait_ready()) << gateway_->log();
+    EXPECT_GT(confirmed(), confirmed_before);
+}
+
 TEST_F(FreshnessE2E, WatchOffPollsEveryRefreshInterval) {
     nlohmann::json config = base_config({nomad_->base_url()}, "1s");
     config["watch"] = false;
