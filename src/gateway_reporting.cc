@@ -66,6 +66,30 @@ void Gateway::register_collectors() {
             return samples;
         });
     metrics_.set_gauge_collector(
+        "oidc_gateway_watch_state",
+        "1 for the state the issuer's JWKS watch is in (off, starting, watching, polling, "
+        "failing), 0 for the others.",
+        [this] {
+            std::vector<GaugeSample> samples;
+            for (const IssuerStatus& status : status_.all()) {
+                for (const char* state : {"off", "starting", "watching", "polling", "failing"}) {
+                    samples.push_back({{{"issuer", status.issuer}, {"state", state}},
+                                       status.watch.state == state ? 1.0 : 0.0});
+                }
+            }
+            return samples;
+        });
+    metrics_.set_gauge_collector(
+        "oidc_gateway_watch_round_backoff_seconds",
+        "Pause after a watch-triggered round before the next may start (5 when calm).", [this] {
+            std::vector<GaugeSample> samples;
+            for (const IssuerStatus& status : status_.all()) {
+                samples.push_back({{{"issuer", status.issuer}},
+                                   static_cast<double>(status.watch.round_backoff_ms) / 1000.0});
+            }
+            return samples;
+        });
+    metrics_.set_gauge_collector(
         "oidc_gateway_last_refresh_success_timestamp_seconds",
         "When an upstream last answered with a valid pair, as a Unix time (absent: never).",
         [this] {
@@ -204,6 +228,11 @@ std::string Gateway::render_status() const {
                                   {"duration_ms", result.duration_ms}};
             }
             entry["upstreams"] = upstreams;
+            entry["watch"] = {{"state", found->watch.state},
+                              {"since", time_or_null(found->watch.since)},
+                              {"upstream", found->watch.upstream},
+                              {"detail", found->watch.detail},
+                              {"round_backoff_ms", found->watch.round_backoff_ms}};
         }
         issuers.push_back(entry);
     }

@@ -63,6 +63,13 @@ IssuerRefresher::~IssuerRefresher() {
 }
 
 void IssuerRefresher::start() {
+    set_watch_state(settings_.watch ? "starting" : "off", "", "");
+    const long long backoff_ms =
+        settings_.watch ? watch_pacing_for(settings_.refresh_interval).min_round_interval.count()
+                        : 0;
+    context_.status.modify(issuer_.issuer.text, [&](IssuerStatus& status) {
+        status.watch.round_backoff_ms = backoff_ms;
+    });
     thread_ = std::thread([this] { run(); });
     if (settings_.watch) watch_thread_ = std::thread([this] { watch(); });
 }
@@ -81,18 +88,14 @@ void IssuerRefresher::stop() {
     if (watch_thread_.joinable()) watch_thread_.join();
 }
 
-void IssuerRefresher::request_refresh(std::size_t upstream_index) {
-    {
-        std::lock_guard lock(wake_mutex_);
-        refresh_requested_ = true;
-        preferred_upstream_ = upstream_index;
-    }
-    wake_.notify_all();
-}
-
 bool IssuerRefresher::sleep_unless_stopping(std::chrono::milliseconds duration) {
     std::unique_lock lock(wake_mutex_);
     return !wake_.wait_for(lock, duration, [this] { return stopping_.load(); });
+}
+
+bool IssuerRefresher::sleep_until_unless_stopping(std::chrono::steady_clock::time_point until) {
+    std::unique_lock lock(wake_mutex_);
+    return !wake_.wait_until(lock, until, [this] { return stopping_.load(); });
 }
 
 std::chrono::milliseconds IssuerRefresher::jittered_interval() {
@@ -104,88 +107,20 @@ std::chrono::milliseconds IssuerRefresher::jittered_interval() {
 
 void IssuerRefresher::run() {
     while (!stopping_) {
-        refresh_once();
-        std::unique_lock lock(wake_mutex_);
-        wake_.wait_for(lock, jittered_interval(),
-                       [this] { return stopping_.load() || refresh_requested_; });
-        refresh_requested_ = false;
-    }
-}
-
-void IssuerRefresher::watch() {
-    using namespace std::chrono;
-    std::uint64_t index = 0;
-    int failures = 0;
-    std::mt19937_64 random(std::random_device{}());
-    const long long wait_seconds =
-        std::max<long long>(1, duration_cast<seconds>(settings_.watch_wait).count());
-    while (!stopping_) {
-        // Where and against what to watch: the JWKS path named by the published discovery
-        // document, and the bytes published now. Nothing published yet: the refresher is busy.
-        std::string path;
-        std::string published_jwks;
+        std::uint64_t serving;  // every watch request made before the round starts
         {
-            const auto publication = context_.snapshot.load();
-            for (const IssuerSlot& slot : publication->issuers) {
-                if (slot.issuer.text == issuer_.issuer.text && slot.published) {
-                    path = slot.published->documents.discovery.jwks_upstream_path;
-                    published_jwks = slot.published->documents.jwks_body;
-                }
-            }
+            std::lock_guard lock(wake_mutex_);
+            serving = rounds_requested_;
         }
-        if (path.empty()) {
-            sleep_unless_stopping(seconds(1));
-            continue;
+        const RoundOutcome outcome = refresh_once();
+        std::unique_lock lock(wake_mutex_);
+        if (serving > rounds_served_) {
+            rounds_served_ = serving;
+            served_outcome_ = outcome;
+            wake_.notify_all();
         }
-        const std::size_t upstream_index = preferred_upstream_.load() % issuer_.upstreams.size();
-        const UpstreamUrl& upstream = issuer_.upstreams[upstream_index];
-        const std::string query = path + "?index=" + std::to_string(index) +
-                                  "&wait=" + std::to_string(wait_seconds) + "s";
-        const auto started = steady_clock::now();
-        FetchResult fetched = watch_client_.get(upstream, query, stopping_,
-                                                settings_.watch_wait + settings_.upstream_timeout);
-        if (stopping_) break;
-        if (!fetched.ok) {
-            // The refresh rounds still poll; the watch retries with capped, jittered backoff.
-            ++failures;
-            index = 0;
-            context_.logger.debug("watch_failed", {{"issuer", issuer_.issuer.text},
-                                                   {"upstream", upstream.text},
-                                                   {"reason", fetched.error_code},
-                                                   {"detail", fetched.error}});
-            const long long backoff_ms =
-                std::min<long long>(60'000, 1000LL << std::min(failures, 6));
-            std::uniform_real_distribution<double> factor(0.5, 1.0);
-            sleep_unless_stopping(milliseconds(
-                static_cast<long long>(static_cast<double>(backoff_ms) * factor(random))));
-            continue;
-        }
-        failures = 0;
-        if (!fetched.nomad_index) {
-            context_.logger.info("watch_unsupported",
-                                 {{"issuer", issuer_.issuer.text},
-                                  {"upstream", upstream.text},
-                                  {"detail", "no X-Nomad-Index: polling every refresh_interval"}});
-            std::unique_lock lock(wake_mutex_);
-            wake_.wait(lock, [this] { return stopping_.load(); });
-            break;
-        }
-        // An index that went backwards (a restored or new cluster) starts the watch afresh.
-        index = *fetched.nomad_index >= index ? *fetched.nomad_index : 0;
-        const bool changed = fetched.body != published_jwks;
-        if (changed) {
-            context_.logger.info(
-                "watch_change",
-                {{"issuer", issuer_.issuer.text}, {"upstream", upstream.text}, {"index", index}});
-            request_refresh(upstream_index);
-            // Give the round a moment to publish before asking again with the new index.
-            sleep_unless_stopping(milliseconds(200));
-        }
-        // An upstream that answers a blocking query at once without a change must not turn the
-        // watch into a busy loop.
-        if (!changed && steady_clock::now() - started < milliseconds(500)) {
-            sleep_unless_stopping(seconds(1));
-        }
+        wake_.wait_for(lock, jittered_interval(),
+                       [&] { return stopping_.load() || rounds_requested_ > serving; });
     }
 }
 
@@ -317,7 +252,7 @@ IssuerRefresher::PairAttempt IssuerRefresher::fetch_pair(const UpstreamUrl& upst
     return attempt;
 }
 
-bool IssuerRefresher::refresh_once() {
+RoundOutcome IssuerRefresher::refresh_once() {
     std::string failures;
     // Healthy upstreams come first; one still backing off is asked only when every healthy one
     // failed this round, so a dead upstream costs nothing while another answers.
@@ -328,22 +263,22 @@ bool IssuerRefresher::refresh_once() {
         record_health(index, attempt.documents.has_value());
         if (attempt.documents) {
             preferred_upstream_ = index;
-            publish(std::move(*attempt.documents), upstream);
-            return true;
+            return publish(std::move(*attempt.documents), upstream) ? RoundOutcome::Published
+                                                                    : RoundOutcome::Unchanged;
         }
         if (!failures.empty()) failures += "; ";
         failures += upstream.text + ": " + attempt.failure;
     }
-    if (stopping_) return false;
+    if (stopping_) return RoundOutcome::Failed;
     context_.logger.error("refresh_failed", {{"issuer", issuer_.issuer.text},
                                              {"detail", "every upstream failed; last good kept"},
                                              {"failures", failures}});
     context_.status.modify(issuer_.issuer.text,
                            [&](IssuerStatus& status) { status.last_error = failures; });
-    return false;
+    return RoundOutcome::Failed;
 }
 
-void IssuerRefresher::publish(AcceptedDocuments documents, const UpstreamUrl& upstream) {
+bool IssuerRefresher::publish(AcceptedDocuments documents, const UpstreamUrl& upstream) {
     const std::time_t now = std::time(nullptr);
     documents.confirmed_at = now;
     documents.discovery_modified = now;
@@ -414,7 +349,7 @@ void IssuerRefresher::publish(AcceptedDocuments documents, const UpstreamUrl& up
     if (!changed) {
         context_.logger.debug("documents_unchanged",
                               {{"issuer", issuer_.issuer.text}, {"upstream", upstream.text}});
-        return;
+        return false;
     }
     context_.metrics
         .counter("oidc_gateway_publications_total",
@@ -437,6 +372,7 @@ void IssuerRefresher::publish(AcceptedDocuments documents, const UpstreamUrl& up
                                  {{"issuer", issuer_.issuer.text}, {"warning", warning}});
         }
     }
+    return true;
 }
 
 bool IssuerRefresher::first_warning_of(const std::string& jwks_body) {
