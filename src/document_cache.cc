@@ -17,6 +17,8 @@ namespace oidcgw {
 namespace {
 
 constexpr const char* kFormat = "oidc-gateway-cache/1";
+constexpr const char* kConfirmationFormat = "oidc-gateway-confirmation/1";
+constexpr std::size_t kMaxConfirmationBytes = 4096;
 
 std::string errno_text() {
     return std::strerror(errno);
@@ -42,10 +44,69 @@ bool write_all(int fd, std::string_view data) {
     return true;
 }
 
+// Writes `text` to `target` through a temporary file in `directory` and a rename; with `durable`
+// the file and the directory are fsynced too.
+bool replace_file(const std::string& directory, const std::string& target, const std::string& text,
+                  bool durable, std::string* error) {
+    std::string temporary = directory + "/.issuer-tmp-XXXXXX";
+    FdCloser file{::mkstemp(temporary.data())};
+    if (file.fd < 0) {
+        *error = "cannot create a temporary file in " + directory + ": " + errno_text();
+        return false;
+    }
+    if (!write_all(file.fd, text) || (durable && ::fsync(file.fd) != 0)) {
+        *error = "cannot write " + temporary + ": " + errno_text();
+        ::unlink(temporary.c_str());
+        return false;
+    }
+    ::close(file.fd);
+    file.fd = -1;
+    if (::rename(temporary.c_str(), target.c_str()) != 0) {
+        *error = "cannot rename " + temporary + " to " + target + ": " + errno_text();
+        ::unlink(temporary.c_str());
+        return false;
+    }
+    if (!durable) return true;
+    // The rename is durable only once the directory entry itself reaches the disk.
+    FdCloser directory_fd{::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    if (directory_fd.fd < 0 || ::fsync(directory_fd.fd) != 0) {
+        *error = "cannot fsync directory " + directory + ": " + errno_text();
+        return false;
+    }
+    return true;
+}
+
+// The confirmation time a side file gives `documents`, when it names exactly these bytes.
+std::optional<std::time_t> read_confirmation(const std::string& path, const IssuerUrl& issuer,
+                                             const std::string& discovery,
+                                             const std::string& jwks) {
+    std::string text;
+    std::string error;
+    if (!read_regular_file(path, kMaxConfirmationBytes, &text, &error)) return std::nullopt;
+    const auto record = parse_strict_json(text, &error);
+    if (!record || !record->is_object()) return std::nullopt;
+    const auto is = [&](const char* name, const std::string& expected) {
+        const auto it = record->find(name);
+        return it != record->end() && it->is_string() &&
+               it->get_ref<const std::string&>() == expected;
+    };
+    const auto confirmed = record->find("confirmed_at");
+    if (!is("format", kConfirmationFormat) || !is("issuer", issuer.text) ||
+        !is("discovery_sha256", sha256_hex(discovery)) || !is("jwks_sha256", sha256_hex(jwks)) ||
+        confirmed == record->end() || !confirmed->is_number_integer()) {
+        return std::nullopt;
+    }
+    return confirmed->get<std::time_t>();
+}
+
 }  // namespace
 
 std::string DocumentCache::file_for(const IssuerUrl& issuer) const {
     return directory_ + "/issuer-" + sha256_hex(issuer.text, 12) + ".json";
+}
+
+std::string DocumentCache::confirmation_file_for(const IssuerUrl& issuer) const {
+    return directory_ + "/confirmed-" + sha256_hex(issuer.text, 12) + ".json";
 }
 
 bool DocumentCache::save(const IssuerUrl& issuer, const AcceptedDocuments& documents,
@@ -65,32 +126,25 @@ bool DocumentCache::save(const IssuerUrl& issuer, const AcceptedDocuments& docum
     record["confirmed_at"] = documents.confirmed_at;
     const std::string text = record.dump() + "\n";
 
-    const std::string target = file_for(issuer);
-    std::string temporary = directory_ + "/.issuer-tmp-XXXXXX";
-    FdCloser file{::mkstemp(temporary.data())};
-    if (file.fd < 0) {
-        *error = "cannot create a temporary file in " + directory_ + ": " + errno_text();
-        return false;
-    }
-    if (!write_all(file.fd, text) || ::fsync(file.fd) != 0) {
-        *error = "cannot write " + temporary + ": " + errno_text();
-        ::unlink(temporary.c_str());
-        return false;
-    }
-    ::close(file.fd);
-    file.fd = -1;
-    if (::rename(temporary.c_str(), target.c_str()) != 0) {
-        *error = "cannot rename " + temporary + " to " + target + ": " + errno_text();
-        ::unlink(temporary.c_str());
-        return false;
-    }
-    // The rename is durable only once the directory entry itself reaches the disk.
-    FdCloser directory{::open(directory_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
-    if (directory.fd < 0 || ::fsync(directory.fd) != 0) {
-        *error = "cannot fsync directory " + directory_ + ": " + errno_text();
-        return false;
-    }
-    return true;
+    return replace_file(directory_, file_for(issuer), text, /*durable=*/true, error);
+}
+
+DocumentCache::ConfirmResult DocumentCache::confirm(const IssuerUrl& issuer,
+                                                    const AcceptedDocuments& documents,
+                                                    std::string* error) const {
+    if (!enabled()) return ConfirmResult::Confirmed;
+    struct stat record {};
+    if (::stat(file_for(issuer).c_str(), &record) != 0) return ConfirmResult::RecordMissing;
+    nlohmann::ordered_json confirmation;
+    confirmation["format"] = kConfirmationFormat;
+    confirmation["issuer"] = issuer.text;
+    confirmation["discovery_sha256"] = sha256_hex(documents.discovery_body);
+    confirmation["jwks_sha256"] = sha256_hex(documents.jwks_body);
+    confirmation["confirmed_at"] = documents.confirmed_at;
+    return replace_file(directory_, confirmation_file_for(issuer), confirmation.dump() + "\n",
+                        /*durable=*/false, error)
+               ? ConfirmResult::Confirmed
+               : ConfirmResult::Failed;
 }
 
 std::optional<AcceptedDocuments> DocumentCache::load(const IssuerUrl& issuer,
@@ -159,6 +213,9 @@ std::optional<AcceptedDocuments> DocumentCache::load(const IssuerUrl& issuer,
     accepted->discovery_modified = *discovery_modified;
     accepted->jwks_modified = *jwks_modified;
     accepted->confirmed_at = *confirmed_at;
+    const auto confirmed =
+        read_confirmation(confirmation_file_for(issuer), issuer, *discovery, *jwks);
+    if (confirmed && *confirmed > accepted->confirmed_at) accepted->confirmed_at = *confirmed;
     return accepted;
 }
 

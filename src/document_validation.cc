@@ -1,5 +1,7 @@
 #include "document_validation.h"
 
+#include "document_limits.h"
+#include "document_validation_support.h"
 #include "strict_json.h"
 
 #include <re2/re2.h>
@@ -20,12 +22,13 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::size_t kMaxKeys = 1000;           // a sane JWKS holds a handful
 constexpr std::size_t kAwsMaxKeysPerType = 100;  // AWS IAM: at most 100 RSA and 100 EC keys
 constexpr std::size_t kEntraMaxKeys = 100;       // Entra keeps only the first 100 keys
 constexpr std::size_t kMaxKidLength = 256;
 constexpr std::size_t kMinRsaModulusBits = 2048;
-constexpr std::size_t kMaxQuotedLength = 120;  // of document text quoted in a detail
+constexpr std::size_t kMaxQuotedLength = 120;    // of document text quoted in a detail
+constexpr std::size_t kKidsNamedPerWarning = 3;  // kids a grouped warning names before "N more"
+constexpr std::size_t kMaxKeyWarnings = 8;       // distinct per-key warnings before a summary
 
 // RFC 7517/7518 members that carry private or symmetric key material (plus `priv`, used by
 // post-quantum key types). Their presence anywhere means the upstream leaked a secret.
@@ -55,23 +58,6 @@ const std::vector<KeyType>& key_types() {
 template <typename List>
 bool contains(const List& list, std::string_view value) {
     return std::find(list.begin(), list.end(), value) != list.end();
-}
-
-// Quotes document text (issuer values, kids, member names) for a detail: JSON-escaped to pure
-// ASCII so control bytes cannot reach logs, and truncated so a hostile document cannot bloat them.
-std::string quote_text(std::string_view text) {
-    std::string result = json(std::string(text))
-                             .dump(-1, ' ', /*ensure_ascii=*/true, json::error_handler_t::replace);
-    if (result.size() > kMaxQuotedLength) {
-        result.resize(kMaxQuotedLength);
-        result += "...\"";
-    }
-    return result;
-}
-
-std::nullopt_t reject(Rejection* rejection, std::string code, std::string detail) {
-    if (rejection != nullptr) *rejection = Rejection{std::move(code), std::move(detail)};
-    return std::nullopt;
 }
 
 re2::StringPiece piece(std::string_view text) {
@@ -155,10 +141,12 @@ std::optional<std::string> find_private_member(const json& value, const std::str
     return std::nullopt;
 }
 
-bool is_array_of_strings(const json& value) {
-    return value.is_array() &&
-           std::all_of(value.begin(), value.end(), [](const json& v) { return v.is_string(); });
-}
+// One key's warning: `label` "has" `finding` (e.g. `no "use"; ...`).
+struct KeyFinding {
+    std::string finding;
+    std::string label;   // key "kid" (keys[i])
+    std::string quoted;  // "kid"
+};
 
 // Everything validate_jwks learns while walking the keys.
 struct KeySetScan {
@@ -166,6 +154,7 @@ struct KeySetScan {
     std::map<std::string, std::size_t> kid_index;
     std::size_t rsa_keys = 0;
     std::size_t ec_keys = 0;
+    std::vector<KeyFinding> key_findings;  // in key order; grouped into warnings at the end
 };
 
 // Checks a member that must be unpadded base64url when present (required members are checked for
@@ -231,7 +220,8 @@ std::optional<Rejection> check_key(const json& key, std::size_t index, KeySetSca
         return Rejection{"duplicate_kid", "kid " + quote_text(kid) + " appears in keys[" +
                                               std::to_string(previous->second) + "] and " + label};
     }
-    label = "key " + quote_text(kid) + " (" + label + ")";
+    const std::string quoted_kid = quote_text(kid);
+    label = "key " + quoted_kid + " (" + label + ")";
 
     for (std::string_view required : type->members) {
         if (!key.contains(std::string(required))) {
@@ -290,31 +280,72 @@ std::optional<Rejection> check_key(const json& key, std::size_t index, KeySetSca
     }
 
     // Accepted. Now what the identity providers will make of it.
+    const auto found = [&](std::string finding) {
+        scan.key_findings.push_back({std::move(finding), label, quoted_kid});
+    };
     if (kty == "RSA") {
         ++scan.rsa_keys;
         const std::size_t bits = encoded_integer_bits(key.at("n").get_ref<const std::string&>());
         if (bits < kMinRsaModulusBits) {
-            scan.info.warnings.push_back(label + " has a " + std::to_string(bits) +
-                                         "-bit RSA modulus, under 2048 bits: identity providers "
-                                         "may refuse it");
+            found("a " + std::to_string(bits) +
+                  "-bit RSA modulus, under 2048 bits: identity providers may refuse it");
         }
     } else if (kty == "EC") {
         ++scan.ec_keys;
     }
     if (use_member == key.end()) {
-        scan.info.warnings.push_back(label +
-                                     " has no \"use\"; Microsoft Entra ID expects "
-                                     "\"use\":\"sig\"");
+        found("no \"use\"; Microsoft Entra ID expects \"use\":\"sig\"");
     } else if (use_member->get_ref<const std::string&>() != "sig") {
-        scan.info.warnings.push_back(label + " has use " +
-                                     quote_text(use_member->get_ref<const std::string&>()) +
-                                     ", not \"sig\"; Microsoft Entra ID expects \"use\":\"sig\"");
+        found("use " + quote_text(use_member->get_ref<const std::string&>()) +
+              ", not \"sig\"; Microsoft Entra ID expects \"use\":\"sig\"");
     }
     scan.info.keys.push_back(KeySummary{kid, kty, alg, crv});
     return std::nullopt;
 }
 
+// One warning per distinct finding, naming the first few keys that draw it, and at most
+// kMaxKeyWarnings of them: a set of a thousand keys without "use" is one line, not a thousand.
+void add_key_warnings(KeySetScan& scan) {
+    std::vector<std::pair<std::string, std::vector<const KeyFinding*>>> groups;
+    for (const KeyFinding& finding : scan.key_findings) {
+        auto group = std::find_if(groups.begin(), groups.end(),
+                                  [&](const auto& g) { return g.first == finding.finding; });
+        if (group == groups.end()) {
+            groups.push_back({finding.finding, {&finding}});
+        } else {
+            group->second.push_back(&finding);
+        }
+    }
+    std::size_t unlisted_keys = 0;
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+        const auto& [finding, keys] = groups[i];
+        if (i >= kMaxKeyWarnings) {
+            unlisted_keys += keys.size();
+            continue;
+        }
+        if (keys.size() == 1) {
+            scan.info.warnings.push_back(keys.front()->label + " has " + finding);
+            continue;
+        }
+        std::string names;
+        for (std::size_t k = 0; k < keys.size() && k < kKidsNamedPerWarning; ++k) {
+            names += (k == 0 ? "" : ", ") + keys[k]->quoted;
+        }
+        if (keys.size() > kKidsNamedPerWarning) {
+            names += " and " + std::to_string(keys.size() - kKidsNamedPerWarning) + " more";
+        }
+        scan.info.warnings.push_back(std::to_string(keys.size()) + " keys (" + names + ") have " +
+                                     finding);
+    }
+    if (unlisted_keys != 0) {
+        scan.info.warnings.push_back(std::to_string(groups.size() - kMaxKeyWarnings) +
+                                     " further kinds of key warning, for " +
+                                     std::to_string(unlisted_keys) + " keys, not listed");
+    }
+}
+
 void add_key_set_warnings(KeySetScan& scan) {
+    add_key_warnings(scan);
     std::vector<std::string>& warnings = scan.info.warnings;
     if (scan.rsa_keys == 0 && scan.ec_keys == 0) {
         warnings.push_back(
@@ -336,99 +367,34 @@ void add_key_set_warnings(KeySetScan& scan) {
     }
 }
 
-// Checks that `name` is a non-empty array of strings in the discovery document.
-std::optional<Rejection> check_string_list(const json& document, const char* name) {
-    const auto found = document.find(name);
-    if (found == document.end()) {
-        return Rejection{"missing_member",
-                         std::string("discovery document has no \"") + name + "\""};
+}  // namespace
+
+std::string quote_text(std::string_view text) {
+    std::string result = json(std::string(text))
+                             .dump(-1, ' ', /*ensure_ascii=*/true, json::error_handler_t::replace);
+    if (result.size() > kMaxQuotedLength) {
+        result.resize(kMaxQuotedLength);
+        result += "...\"";
     }
-    if (!is_array_of_strings(*found) || found->empty()) {
-        return Rejection{"wrong_type", std::string("discovery member \"") + name +
-                                           "\" must be a non-empty array of strings"};
-    }
+    return result;
+}
+
+std::nullopt_t reject(Rejection* rejection, std::string code, std::string detail) {
+    if (rejection != nullptr) *rejection = Rejection{std::move(code), std::move(detail)};
     return std::nullopt;
 }
 
-std::string issuer_mismatch_detail(const std::string& found, const std::string& configured) {
-    const bool trailing_slash_only = found + "/" == configured || found == configured + "/";
-    if (trailing_slash_only) {
-        const std::string which = found.size() > configured.size()
-                                      ? "has a trailing slash that the configured issuer lacks"
-                                      : "lacks the trailing slash that the configured issuer has";
-        return "discovery issuer " + quote_text(found) + " differs from the configured issuer " +
-               quote_text(configured) + " only by a trailing slash: it " + which +
-               ". AWS IAM and other identity providers compare issuers byte for byte; make "
-               "Nomad's oidc_issuer and the gateway's issuer identical";
-    }
-    return "discovery issuer " + quote_text(found) + " is not the configured issuer " +
-           quote_text(configured) + " (compared byte for byte)";
-}
-
-}  // namespace
-
-std::optional<DiscoveryInfo> validate_discovery(std::string_view body, const IssuerUrl& issuer,
-                                                Rejection* rejection) {
-    try {
-        std::string error;
-        const std::optional<json> document = parse_strict_json(body, &error);
-        if (!document) {
-            return reject(rejection, "invalid_json",
-                          "discovery document is not valid JSON: " + error);
-        }
-        if (!document->is_object()) {
-            return reject(rejection, "not_an_object", "discovery document must be a JSON object");
-        }
-
-        const auto issuer_member = document->find("issuer");
-        if (issuer_member == document->end()) {
-            return reject(rejection, "missing_member", "discovery document has no \"issuer\"");
-        }
-        if (!issuer_member->is_string()) {
-            return reject(rejection, "wrong_type", "discovery member \"issuer\" must be a string");
-        }
-        const std::string& found_issuer = issuer_member->get_ref<const std::string&>();
-        if (found_issuer != issuer.text) {
-            return reject(rejection, "issuer_mismatch",
-                          issuer_mismatch_detail(found_issuer, issuer.text));
-        }
-
-        const auto jwks_member = document->find("jwks_uri");
-        if (jwks_member == document->end()) {
-            return reject(rejection, "missing_member", "discovery document has no \"jwks_uri\"");
-        }
-        if (!jwks_member->is_string()) {
-            return reject(rejection, "wrong_type",
-                          "discovery member \"jwks_uri\" must be a string");
-        }
-        const std::string& jwks_uri = jwks_member->get_ref<const std::string&>();
-        const std::optional<std::string> jwks_path = jwks_path_for_issuer(issuer, jwks_uri, &error);
-        if (!jwks_path) {
-            return reject(rejection, "bad_jwks_uri",
-                          "jwks_uri " + quote_text(jwks_uri) + ": " + error);
-        }
-
-        for (const char* name : {"response_types_supported", "subject_types_supported",
-                                 "id_token_signing_alg_values_supported"}) {
-            if (auto problem = check_string_list(*document, name)) {
-                return reject(rejection, std::move(problem->code), std::move(problem->detail));
-            }
-        }
-
-        DiscoveryInfo info;
-        info.jwks_uri = jwks_uri;
-        info.jwks_path = *jwks_path;
-        info.jwks_upstream_path = jwks_path->substr(issuer.path_prefix.size());
-        return info;
-    } catch (const std::exception& e) {
-        // Not expected (every access above is checked); a bug must not take the gateway down.
-        return reject(rejection, "invalid_json",
-                      std::string("discovery validation failed: ") + e.what());
-    }
+bool is_array_of_strings(const json& value) {
+    return value.is_array() &&
+           std::all_of(value.begin(), value.end(), [](const json& v) { return v.is_string(); });
 }
 
 std::optional<JwksInfo> validate_jwks(std::string_view body, Rejection* rejection) {
     try {
+        // Before the document is built: its first bytes, and what building it would cost.
+        std::optional<Rejection> refused = check_document_start(body, "JWKS");
+        if (!refused) refused = check_document_limits(body, kJwksLimits, "JWKS");
+        if (refused) return reject(rejection, refused->code, refused->detail);
         std::string error;
         const std::optional<json> document = parse_strict_json(body, &error);
         if (!document) return reject(rejection, "invalid_json", "JWKS is not valid JSON: " + error);
@@ -456,10 +422,10 @@ std::optional<JwksInfo> validate_jwks(std::string_view body, Rejection* rejectio
             return reject(rejection, "wrong_type", "JWKS member \"keys\" must be an array");
         }
         if (keys->empty()) return reject(rejection, "empty_key_set", "JWKS holds no keys");
-        if (keys->size() > kMaxKeys) {
+        if (keys->size() > kMaxJwksKeys) {  // check_document_limits stops this sooner
             return reject(rejection, "too_many_keys",
                           "JWKS holds " + std::to_string(keys->size()) + " keys; at most " +
-                              std::to_string(kMaxKeys) + " are accepted");
+                              std::to_string(kMaxJwksKeys) + " are accepted");
         }
 
         KeySetScan scan;

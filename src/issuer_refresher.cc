@@ -1,10 +1,17 @@
 #include "issuer_refresher.h"
 
+#include "digest.h"
+
 #include <algorithm>
 #include <ctime>
 
 namespace oidcgw {
 namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::size_t kMaxKidsLogged = 20;         // of documents_published; key_count has all
+constexpr std::size_t kWarnedSetsRemembered = 16;  // key sets whose warnings were logged
 
 const std::vector<double> kFetchSecondsBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                   0.5,   1,    2.5,   5,    10};
@@ -56,6 +63,13 @@ IssuerRefresher::~IssuerRefresher() {
 }
 
 void IssuerRefresher::start() {
+    set_watch_state(settings_.watch ? "starting" : "off", "", "");
+    const long long backoff_ms =
+        settings_.watch ? watch_pacing_for(settings_.refresh_interval).min_round_interval.count()
+                        : 0;
+    context_.status.modify(issuer_.issuer.text, [&](IssuerStatus& status) {
+        status.watch.round_backoff_ms = backoff_ms;
+    });
     thread_ = std::thread([this] { run(); });
     if (settings_.watch) watch_thread_ = std::thread([this] { watch(); });
 }
@@ -74,18 +88,14 @@ void IssuerRefresher::stop() {
     if (watch_thread_.joinable()) watch_thread_.join();
 }
 
-void IssuerRefresher::request_refresh(std::size_t upstream_index) {
-    {
-        std::lock_guard lock(wake_mutex_);
-        refresh_requested_ = true;
-        preferred_upstream_ = upstream_index;
-    }
-    wake_.notify_all();
-}
-
 bool IssuerRefresher::sleep_unless_stopping(std::chrono::milliseconds duration) {
     std::unique_lock lock(wake_mutex_);
     return !wake_.wait_for(lock, duration, [this] { return stopping_.load(); });
+}
+
+bool IssuerRefresher::sleep_until_unless_stopping(std::chrono::steady_clock::time_point until) {
+    std::unique_lock lock(wake_mutex_);
+    return !wake_.wait_until(lock, until, [this] { return stopping_.load(); });
 }
 
 std::chrono::milliseconds IssuerRefresher::jittered_interval() {
@@ -97,88 +107,20 @@ std::chrono::milliseconds IssuerRefresher::jittered_interval() {
 
 void IssuerRefresher::run() {
     while (!stopping_) {
-        refresh_once();
-        std::unique_lock lock(wake_mutex_);
-        wake_.wait_for(lock, jittered_interval(),
-                       [this] { return stopping_.load() || refresh_requested_; });
-        refresh_requested_ = false;
-    }
-}
-
-void IssuerRefresher::watch() {
-    using namespace std::chrono;
-    std::uint64_t index = 0;
-    int failures = 0;
-    std::mt19937_64 random(std::random_device{}());
-    const long long wait_seconds =
-        std::max<long long>(1, duration_cast<seconds>(settings_.watch_wait).count());
-    while (!stopping_) {
-        // Where and against what to watch: the JWKS path named by the published discovery
-        // document, and the bytes published now. Nothing published yet: the refresher is busy.
-        std::string path;
-        std::string published_jwks;
+        std::uint64_t serving;  // every watch request made before the round starts
         {
-            const auto publication = context_.snapshot.load();
-            for (const IssuerSlot& slot : publication->issuers) {
-                if (slot.issuer.text == issuer_.issuer.text && slot.published) {
-                    path = slot.published->documents.discovery.jwks_upstream_path;
-                    published_jwks = slot.published->documents.jwks_body;
-                }
-            }
+            std::lock_guard lock(wake_mutex_);
+            serving = rounds_requested_;
         }
-        if (path.empty()) {
-            sleep_unless_stopping(seconds(1));
-            continue;
+        const RoundOutcome outcome = refresh_once();
+        std::unique_lock lock(wake_mutex_);
+        if (serving > rounds_served_) {
+            rounds_served_ = serving;
+            served_outcome_ = outcome;
+            wake_.notify_all();
         }
-        const std::size_t upstream_index = preferred_upstream_.load() % issuer_.upstreams.size();
-        const UpstreamUrl& upstream = issuer_.upstreams[upstream_index];
-        const std::string query = path + "?index=" + std::to_string(index) +
-                                  "&wait=" + std::to_string(wait_seconds) + "s";
-        const auto started = steady_clock::now();
-        FetchResult fetched = watch_client_.get(upstream, query, stopping_,
-                                                settings_.watch_wait + settings_.upstream_timeout);
-        if (stopping_) break;
-        if (!fetched.ok) {
-            // The refresh rounds still poll; the watch retries with capped, jittered backoff.
-            ++failures;
-            index = 0;
-            context_.logger.debug("watch_failed", {{"issuer", issuer_.issuer.text},
-                                                   {"upstream", upstream.text},
-                                                   {"reason", fetched.error_code},
-                                                   {"detail", fetched.error}});
-            const long long backoff_ms =
-                std::min<long long>(60'000, 1000LL << std::min(failures, 6));
-            std::uniform_real_distribution<double> factor(0.5, 1.0);
-            sleep_unless_stopping(milliseconds(
-                static_cast<long long>(static_cast<double>(backoff_ms) * factor(random))));
-            continue;
-        }
-        failures = 0;
-        if (!fetched.nomad_index) {
-            context_.logger.info("watch_unsupported",
-                                 {{"issuer", issuer_.issuer.text},
-                                  {"upstream", upstream.text},
-                                  {"detail", "no X-Nomad-Index: polling every refresh_interval"}});
-            std::unique_lock lock(wake_mutex_);
-            wake_.wait(lock, [this] { return stopping_.load(); });
-            break;
-        }
-        // An index that went backwards (a restored or new cluster) starts the watch afresh.
-        index = *fetched.nomad_index >= index ? *fetched.nomad_index : 0;
-        const bool changed = fetched.body != published_jwks;
-        if (changed) {
-            context_.logger.info(
-                "watch_change",
-                {{"issuer", issuer_.issuer.text}, {"upstream", upstream.text}, {"index", index}});
-            request_refresh(upstream_index);
-            // Give the round a moment to publish before asking again with the new index.
-            sleep_unless_stopping(milliseconds(200));
-        }
-        // An upstream that answers a blocking query at once without a change must not turn the
-        // watch into a busy loop.
-        if (!changed && steady_clock::now() - started < milliseconds(500)) {
-            sleep_unless_stopping(seconds(1));
-        }
+        wake_.wait_for(lock, jittered_interval(),
+                       [&] { return stopping_.load() || rounds_requested_ > serving; });
     }
 }
 
@@ -317,7 +259,7 @@ IssuerRefresher::PairAttempt IssuerRefresher::fetch_pair(const UpstreamUrl& upst
     return attempt;
 }
 
-bool IssuerRefresher::refresh_once() {
+RoundOutcome IssuerRefresher::refresh_once() {
     std::string failures;
     // Healthy upstreams come first; one still backing off is asked only when every healthy one
     // failed this round, so a dead upstream costs nothing while another answers.
@@ -328,22 +270,22 @@ bool IssuerRefresher::refresh_once() {
         record_health(index, attempt.documents.has_value());
         if (attempt.documents) {
             preferred_upstream_ = index;
-            publish(std::move(*attempt.documents), upstream);
-            return true;
+            return publish(std::move(*attempt.documents), upstream) ? RoundOutcome::Published
+                                                                    : RoundOutcome::Unchanged;
         }
         if (!failures.empty()) failures += "; ";
         failures += upstream.text + ": " + attempt.failure;
     }
-    if (stopping_) return false;
+    if (stopping_) return RoundOutcome::Failed;
     context_.logger.error("refresh_failed", {{"issuer", issuer_.issuer.text},
                                              {"detail", "every upstream failed; last good kept"},
                                              {"failures", failures}});
     context_.status.modify(issuer_.issuer.text,
                            [&](IssuerStatus& status) { status.last_error = failures; });
-    return false;
+    return RoundOutcome::Failed;
 }
 
-void IssuerRefresher::publish(AcceptedDocuments documents, const UpstreamUrl& upstream) {
+bool IssuerRefresher::publish(AcceptedDocuments documents, const UpstreamUrl& upstream) {
     const std::time_t now = std::time(nullptr);
     documents.confirmed_at = now;
     documents.discovery_modified = now;
@@ -381,10 +323,25 @@ void IssuerRefresher::publish(AcceptedDocuments documents, const UpstreamUrl& up
             status.warnings = documents.jwks.warnings;
         }
     });
+    // New bytes (or a record this refresher has not written yet) are saved whole, fsynced; the
+    // same bytes again only move the confirmation time, cheaply (document_cache.h).
     std::string cache_error;
-    // Saved even when unchanged, so the record's confirmed_at says when an upstream last vouched
-    // for these bytes.
-    const bool cached = cache_.save(issuer_.issuer, documents, &cache_error);
+    bool cached = false;
+    if (!changed && record_saved_) {
+        switch (cache_.confirm(issuer_.issuer, documents, &cache_error)) {
+            case DocumentCache::ConfirmResult::Confirmed:
+                cached = true;
+                break;
+            case DocumentCache::ConfirmResult::RecordMissing:
+                cached = cache_.save(issuer_.issuer, documents, &cache_error);
+                break;
+            case DocumentCache::ConfirmResult::Failed:
+                break;
+        }
+    } else {
+        cached = cache_.save(issuer_.issuer, documents, &cache_error);
+        record_saved_ = cached;
+    }
     if (!cached) {
         context_.logger.error("cache_write_failed",
                               {{"issuer", issuer_.issuer.text}, {"detail", cache_error}});
@@ -399,7 +356,7 @@ void IssuerRefresher::publish(AcceptedDocuments documents, const UpstreamUrl& up
     if (!changed) {
         context_.logger.debug("documents_unchanged",
                               {{"issuer", issuer_.issuer.text}, {"upstream", upstream.text}});
-        return;
+        return false;
     }
     context_.metrics
         .counter("oidc_gateway_publications_total",
@@ -407,15 +364,36 @@ void IssuerRefresher::publish(AcceptedDocuments documents, const UpstreamUrl& up
                  {{"issuer", issuer_.issuer.text}})
         .increment();
     nlohmann::json kids = nlohmann::json::array();
-    for (const KeySummary& key : documents.jwks.keys) kids.push_back(key.kid);
+    for (const KeySummary& key : documents.jwks.keys) {
+        if (kids.size() == kMaxKidsLogged) break;
+        kids.push_back(key.kid);
+    }
     context_.logger.info("documents_published", {{"issuer", issuer_.issuer.text},
                                                  {"upstream", upstream.text},
                                                  {"jwks_path", documents.discovery.jwks_path},
+                                                 {"key_count", documents.jwks.keys.size()},
                                                  {"kids", kids}});
-    for (const std::string& warning : documents.jwks.warnings) {
-        context_.logger.warn("jwks_warning",
-                             {{"issuer", issuer_.issuer.text}, {"warning", warning}});
+    if (first_warning_of(documents.jwks_body)) {
+        for (const std::string& warning : documents.jwks.warnings) {
+            context_.logger.warn("jwks_warning",
+                                 {{"issuer", issuer_.issuer.text}, {"warning", warning}});
+        }
     }
+    return true;
+}
+
+bool IssuerRefresher::first_warning_of(const std::string& jwks_body) {
+    // A key set's warnings are logged when it is first published, not again when an upstream
+    // flips back to it within the hour (the sets it flips between are remembered).
+    const auto now = std::chrono::steady_clock::now();
+    std::erase_if(warned_sets_, [&](const auto& entry) { return now - entry.second > 1h; });
+    const std::string digest = sha256_hex(jwks_body);
+    for (const auto& [seen, when] : warned_sets_) {
+        if (seen == digest) return false;
+    }
+    if (warned_sets_.size() == kWarnedSetsRemembered) warned_sets_.erase(warned_sets_.begin());
+    warned_sets_.emplace_back(digest, now);
+    return true;
 }
 
 }  // namespace oidcgw

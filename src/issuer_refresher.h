@@ -5,9 +5,11 @@
 // exponentially (with jitter), so a dead one does not cost a timeout every round.
 //
 // With `watch`, a second thread long-polls the JWKS with Nomad's blocking query
-// (?index=N&wait=…): when it returns bytes that differ from what is published, it wakes the
-// refresher for an immediate round on that upstream, so a rotation is public within about a
-// second. Bodies are compared, not indexes (the index also moves on unrelated state changes).
+// (?index=N&wait=…): when it returns bytes that differ from what is published, it asks the
+// refresher for a round on that upstream and waits for its outcome, so a rotation is public
+// within about a second. Bodies are compared, not indexes (the index also moves on unrelated
+// state changes). A WatchPacer spaces the watch's queries and rounds, so an upstream that
+// answers every blocking query at once cannot turn it into a busy loop (issuer_watch.cc).
 #pragma once
 
 #include "config.h"
@@ -17,6 +19,7 @@
 #include "metrics.h"
 #include "published_snapshot.h"
 #include "upstream_client.h"
+#include "watch_pacer.h"
 
 #include <atomic>
 #include <condition_variable>
@@ -62,8 +65,9 @@ class IssuerRefresher {
     void request_stop();  // asks the threads to end (aborting transfers in flight); no wait
     void stop();          // request_stop, then join; idempotent
 
-    // One round over the upstreams (what the thread runs). True when a valid pair was fetched.
-    bool refresh_once();
+    // One round over the upstreams (what the thread runs): Published or Unchanged when a valid
+    // pair was fetched, Failed when every upstream failed.
+    RoundOutcome refresh_once();
 
     const IssuerConfig& issuer() const { return issuer_; }
     const std::optional<UpstreamTlsMaterial>& tls() const { return tls_; }
@@ -81,17 +85,30 @@ class IssuerRefresher {
         std::chrono::steady_clock::time_point retry_after{};
     };
 
+    // Where and against what the watch compares: the JWKS path of the published discovery
+    // document, and the published JWKS. Empty path: nothing published yet.
+    struct WatchTarget {
+        std::string path;
+        std::string published_jwks;
+    };
+
     void run();
     void watch();
+    WatchTarget watch_target() const;
+    // Asks the refresh thread for a round starting with `upstream_index` and waits for it.
+    RoundOutcome run_round_for_watch(std::size_t upstream_index);
+    void set_watch_state(const std::string& state, const std::string& upstream,
+                         const std::string& detail);
     std::vector<std::size_t> upstream_order();
     void record_health(std::size_t index, bool ok);
-    void request_refresh(std::size_t upstream_index);
     bool sleep_unless_stopping(std::chrono::milliseconds duration);
+    bool sleep_until_unless_stopping(std::chrono::steady_clock::time_point until);
     PairAttempt fetch_pair(const UpstreamUrl& upstream);
     FetchResult fetch(const UpstreamUrl& upstream, std::string_view path, const char* document);
     void record_upstream(const UpstreamUrl& upstream, const std::string& result,
                          const std::string& detail, std::chrono::milliseconds elapsed);
-    void publish(AcceptedDocuments documents, const UpstreamUrl& upstream);
+    bool publish(AcceptedDocuments documents, const UpstreamUrl& upstream);  // true: changed
+    bool first_warning_of(const std::string& jwks_body);  // log this set's warnings?
     std::chrono::milliseconds jittered_interval();
 
     IssuerConfig issuer_;
@@ -104,11 +121,18 @@ class IssuerRefresher {
     std::atomic<std::size_t> preferred_upstream_{0};  // the last that answered well goes first
     std::vector<UpstreamHealth> health_;              // refresh thread only
     std::mt19937_64 random_;                          // refresh thread only
+    bool record_saved_ = false;  // refresh thread only: the cache record holds what is published
+    // Refresh thread only: digests of the key sets whose warnings were logged, and when.
+    std::vector<std::pair<std::string, std::chrono::steady_clock::time_point>> warned_sets_;
 
     std::atomic<bool> stopping_{false};
     std::mutex wake_mutex_;
     std::condition_variable wake_;
-    bool refresh_requested_ = false;  // guarded by wake_mutex_
+    // Guarded by wake_mutex_: rounds the watch asked for (a ticket each), the last ticket a
+    // finished round served, and that round's outcome.
+    std::uint64_t rounds_requested_ = 0;
+    std::uint64_t rounds_served_ = 0;
+    RoundOutcome served_outcome_ = RoundOutcome::Failed;
     std::thread thread_;
     std::thread watch_thread_;
 };

@@ -18,6 +18,21 @@ struct UpstreamResult {
     long long duration_ms = 0;
 };
 
+// The JWKS watch of one issuer (see issuer_refresher.h).
+struct WatchStatus {
+    // "off" (watch false), "starting" (nothing published yet), "watching" (blocking queries
+    // answered with X-Nomad-Index), "polling" (the last answer had none: compared as a poll, the
+    // blocking query retried with backoff), "failing" (the last query failed: retried with
+    // backoff; the refresh rounds still poll).
+    std::string state = "off";
+    std::time_t since = 0;  // when it entered that state
+    std::string upstream;   // the upstream watched, or last tried
+    std::string detail;     // why polling or failing
+    // The pause after a watch-triggered round before the next may start: 5 s when calm, doubled
+    // while rounds fail or the upstream keeps changing (see watch_pacer.h).
+    long long round_backoff_ms = 0;
+};
+
 struct IssuerStatus {
     std::string issuer;
     std::string source;            // "", "cache" or "upstream": where the served pair came from
@@ -29,6 +44,7 @@ struct IssuerStatus {
     std::vector<std::string> warnings;  // from the served pair's validation
     std::string cache_error;            // last failed write to cache_dir; cleared by a success
     std::map<std::string, UpstreamResult> upstreams;  // last result per upstream URL
+    WatchStatus watch;
 };
 
 class IssuerStatusBoard {

@@ -1,8 +1,8 @@
 #include "fake_nomad.h"
 
+#include "fake_nomad_wire.h"
 #include "raii.h"
 
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -10,14 +10,13 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <list>
@@ -35,7 +34,7 @@ constexpr auto kDripInterval = std::chrono::milliseconds(200);
 constexpr auto kAcceptRetryPause = std::chrono::milliseconds(20);
 constexpr unsigned char kAlpnHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 
-using Header = std::pair<std::string, std::string>;
+using namespace fake_nomad_wire;
 
 std::string openssl_errors() {
     std::string text;
@@ -46,210 +45,6 @@ std::string openssl_errors() {
         text += buffer;
     }
     return text;
-}
-
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-    return text;
-}
-
-struct Request {
-    std::string method;
-    std::string path;   // target without query or fragment
-    std::string query;  // after '?', without fragment
-    std::string version;
-    std::vector<Header> headers;
-
-    const std::string* header(std::string_view name) const {
-        for (const auto& [key, value] : headers) {
-            if (equals_ignoring_case(key, name)) return &value;
-        }
-        return nullptr;
-    }
-};
-
-// Just enough HTTP/1.x parsing to route and to keep a connection in sync.
-std::optional<Request> parse_request_head(std::string_view head) {
-    Request request;
-    std::size_t line_end = head.find("\r\n");
-    if (line_end == std::string_view::npos) return std::nullopt;
-    std::string_view request_line = head.substr(0, line_end);
-    std::size_t first_space = request_line.find(' ');
-    std::size_t last_space = request_line.rfind(' ');
-    if (first_space == std::string_view::npos || first_space == last_space) return std::nullopt;
-    request.method = request_line.substr(0, first_space);
-    std::string_view target = request_line.substr(first_space + 1, last_space - first_space - 1);
-    request.version = request_line.substr(last_space + 1);
-    if (request.method.empty() || target.empty() || request.version.rfind("HTTP/1.", 0) != 0) {
-        return std::nullopt;
-    }
-    request.path = target.substr(0, target.find_first_of("?#"));
-    if (const std::size_t mark = target.find('?'); mark != std::string::npos) {
-        request.query = target.substr(mark + 1, target.find('#', mark) - mark - 1);
-    }
-
-    std::size_t position = line_end + 2;
-    while (position < head.size()) {
-        std::size_t end = head.find("\r\n", position);
-        if (end == std::string_view::npos || end == position) break;
-        std::string_view line = head.substr(position, end - position);
-        std::size_t colon = line.find(':');
-        if (colon == std::string_view::npos || colon == 0) return std::nullopt;
-        request.headers.emplace_back(std::string(line.substr(0, colon)),
-                                     std::string(trim(line.substr(colon + 1))));
-        position = end + 2;
-    }
-    return request;
-}
-
-// A request Content-Length we are willing to read past; nullopt for junk or anything huge.
-std::optional<std::size_t> parse_body_length(const std::string& text) {
-    constexpr std::size_t kMaxRequestBody = 1 << 20;
-    if (text.empty() || text.size() > 7 ||
-        text.find_first_not_of("0123456789") != std::string::npos) {
-        return std::nullopt;
-    }
-    std::size_t length = std::stoul(text);
-    if (length > kMaxRequestBody) return std::nullopt;
-    return length;
-}
-
-// True when an Accept-Encoding value lists gzip without q=0.
-bool accepts_gzip(const std::string* accept_encoding) {
-    if (accept_encoding == nullptr) return false;
-    std::string_view rest = *accept_encoding;
-    while (!rest.empty()) {
-        std::size_t comma = rest.find(',');
-        std::string_view item = rest.substr(0, comma);
-        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-        std::size_t semicolon = item.find(';');
-        if (!equals_ignoring_case(trim(item.substr(0, semicolon)), "gzip")) continue;
-        if (semicolon == std::string_view::npos) return true;
-        std::string_view parameter = trim(item.substr(semicolon + 1));
-        if (parameter.size() < 2 || !equals_ignoring_case(parameter.substr(0, 2), "q=")) {
-            return true;
-        }
-        std::string_view quality = parameter.substr(2);
-        return quality.find_first_not_of("0.") != std::string_view::npos;
-    }
-    return false;
-}
-
-std::string gzip_compress(const std::string& input) {
-    z_stream stream{};
-    // windowBits 15 + 16 asks zlib for the gzip wrapper instead of zlib's own.
-    if (deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
-        Z_OK) {
-        throw std::runtime_error("fake_nomad: deflateInit2 failed");
-    }
-    struct DeflateEnd {
-        z_stream* stream;
-        ~DeflateEnd() { deflateEnd(stream); }
-    } deflate_end{&stream};
-    std::string output(deflateBound(&stream, static_cast<uLong>(input.size())) + 32, '\0');
-    stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
-    stream.avail_in = static_cast<uInt>(input.size());
-    stream.next_out = reinterpret_cast<Bytef*>(output.data());
-    stream.avail_out = static_cast<uInt>(output.size());
-    if (deflate(&stream, Z_FINISH) != Z_STREAM_END) {
-        throw std::runtime_error("fake_nomad: deflate failed");
-    }
-    output.resize(stream.total_out);
-    return output;
-}
-
-std::string http_date() {
-    std::time_t now = std::time(nullptr);
-    std::tm utc{};
-    gmtime_r(&now, &utc);
-    char buffer[64];
-    std::strftime(buffer, sizeof buffer, "%a, %d %b %Y %H:%M:%S GMT", &utc);
-    return buffer;
-}
-
-const char* reason_phrase(int status) {
-    switch (status) {
-        case 200:
-            return "OK";
-        case 204:
-            return "No Content";
-        case 301:
-            return "Moved Permanently";
-        case 302:
-            return "Found";
-        case 304:
-            return "Not Modified";
-        case 400:
-            return "Bad Request";
-        case 403:
-            return "Forbidden";
-        case 404:
-            return "Not Found";
-        case 405:
-            return "Method Not Allowed";
-        case 429:
-            return "Too Many Requests";
-        case 500:
-            return "Internal Server Error";
-        case 502:
-            return "Bad Gateway";
-        case 503:
-            return "Service Unavailable";
-        case 504:
-            return "Gateway Timeout";
-        default:
-            return "Status";
-    }
-}
-
-// Go's encoding/json string form: HTML-sensitive characters and line separators escaped too.
-std::string go_json_string(std::string_view text) {
-    constexpr char kHex[] = "0123456789abcdef";
-    std::string out = "\"";
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        auto byte = static_cast<unsigned char>(text[i]);
-        switch (byte) {
-            case '"':
-                out += "\\\"";
-                continue;
-            case '\\':
-                out += "\\\\";
-                continue;
-            case '\n':
-                out += "\\n";
-                continue;
-            case '\r':
-                out += "\\r";
-                continue;
-            case '\t':
-                out += "\\t";
-                continue;
-            default:
-                break;
-        }
-        if (byte < 0x20 || byte == '<' || byte == '>' || byte == '&') {
-            out += "\\u00";
-            out += kHex[byte >> 4];
-            out += kHex[byte & 0xf];
-        } else if (byte == 0xe2 && i + 2 < text.size() &&
-                   static_cast<unsigned char>(text[i + 1]) == 0x80 &&
-                   (static_cast<unsigned char>(text[i + 2]) == 0xa8 ||
-                    static_cast<unsigned char>(text[i + 2]) == 0xa9)) {
-            out += static_cast<unsigned char>(text[i + 2]) == 0xa8 ? "\\u2028" : "\\u2029";
-            i += 2;
-        } else {
-            out += static_cast<char>(byte);
-        }
-    }
-    return out + "\"";
 }
 
 int select_http11(SSL*, const unsigned char** out, unsigned char* out_length,
@@ -263,54 +58,6 @@ int select_http11(SSL*, const unsigned char** out, unsigned char* out_length,
     return SSL_TLSEXT_ERR_OK;
 }
 
-// Blocking reads and writes over a plain socket or a TLS session on it.
-class Stream {
-  public:
-    Stream(int fd, SSL* ssl) : fd_(fd), ssl_(ssl) {}
-
-    // > 0 bytes read; 0 on end of stream or any error.
-    std::size_t read_some(char* buffer, std::size_t size) {
-        if (ssl_ != nullptr) {
-            int result =
-                SSL_read(ssl_, buffer, static_cast<int>(std::min<std::size_t>(size, 1 << 30)));
-            if (result > 0) return static_cast<std::size_t>(result);
-            ERR_clear_error();
-            return 0;
-        }
-        while (true) {
-            ssize_t result = ::recv(fd_, buffer, size, 0);
-            if (result > 0) return static_cast<std::size_t>(result);
-            if (result < 0 && errno == EINTR) continue;
-            return 0;
-        }
-    }
-
-    bool write_all(std::string_view bytes) {
-        if (bytes.empty()) return true;
-        if (ssl_ != nullptr) {
-            // Without SSL_MODE_ENABLE_PARTIAL_WRITE a blocking SSL_write sends everything or fails.
-            bool ok = SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size())) > 0;
-            if (!ok) ERR_clear_error();
-            return ok;
-        }
-        while (!bytes.empty()) {
-            ssize_t result = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-            if (result < 0 && errno == EINTR) continue;
-            if (result <= 0) return false;
-            bytes.remove_prefix(static_cast<std::size_t>(result));
-        }
-        return true;
-    }
-
-    void close_notify() {
-        if (ssl_ != nullptr && SSL_shutdown(ssl_) < 0) ERR_clear_error();
-    }
-
-  private:
-    int fd_;
-    SSL* ssl_;
-};
-
 struct Connection {
     int fd = -1;  // closed (and set to -1) only under the mutex, so stop() never hits a reused fd
     std::thread thread;
@@ -320,7 +67,25 @@ struct Connection {
 struct Route {
     FakeResponse response;
     Fault fault = Fault::None;
+    std::vector<std::string> churn{};  // set_churning_documents: answered in turn, at once
+    std::size_t churn_next = 0;
 };
+
+// A document as Nomad serves it; the JWKS carries the blocking-query headers.
+FakeResponse nomad_document_response(const std::string& path, const std::string& body,
+                                     std::uint64_t index) {
+    FakeResponse response;
+    response.body = body;
+    response.extra_headers = {{"Vary", "Accept-Encoding"}};
+    if (path == kJwksPath) {
+        response.extra_headers.insert(response.extra_headers.end(),
+                                      {{"Cache-Control", "max-age=86400"},
+                                       {"X-Nomad-Index", std::to_string(index)},
+                                       {"X-Nomad-Knownleader", "true"},
+                                       {"X-Nomad-Lastcontact", "0"}});
+    }
+    return response;
+}
 
 // What one request gets, already in wire form.
 struct PlannedResponse {
@@ -328,34 +93,6 @@ struct PlannedResponse {
     std::string body;  // framed (chunked or not); empty for HEAD
     Fault fault = Fault::None;
 };
-
-// The value of `name` in a query string, undecoded.
-std::optional<std::string> query_parameter(const std::string& query, std::string_view name) {
-    std::size_t start = 0;
-    while (start <= query.size()) {
-        const std::size_t end = std::min(query.find('&', start), query.size());
-        const std::string_view pair(query.data() + start, end - start);
-        if (pair.substr(0, pair.find('=')) == name) {
-            const std::size_t equals = pair.find('=');
-            return equals == std::string_view::npos ? std::string()
-                                                    : std::string(pair.substr(equals + 1));
-        }
-        start = end + 1;
-    }
-    return std::nullopt;
-}
-
-// Nomad's wait= values: "300s", "5m", "500ms"; capped at 10 minutes like Nomad.
-std::chrono::milliseconds parse_wait(const std::string& text) {
-    char* end = nullptr;
-    const double number = std::strtod(text.c_str(), &end);
-    const std::string unit(end != nullptr ? end : "");
-    double milliseconds = number * 1000;
-    if (unit == "ms") milliseconds = number;
-    if (unit == "m") milliseconds = number * 60'000;
-    return std::chrono::milliseconds(
-        static_cast<long long>(std::clamp(milliseconds, 0.0, 600'000.0)));
-}
 
 }  // namespace
 
@@ -373,6 +110,7 @@ struct FakeNomad::Impl {
     std::list<std::unique_ptr<Connection>> connections;
     std::map<std::string, Route> routes;
     std::map<std::string, std::uint64_t> document_indexes;
+    std::map<std::string, int> index_strips;  // blocking-query answers left to strip the index of
     std::map<std::string, int> request_counts;
     std::map<std::string, std::string> last_heads;
 
@@ -429,44 +167,7 @@ void FakeNomad::Impl::build_tls_context() {
 }
 
 void FakeNomad::Impl::bind_listener() {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    addrinfo* addresses = nullptr;
-    std::string service = std::to_string(options.port);
-    if (int error = ::getaddrinfo(options.listen_host.c_str(), service.c_str(), &hints, &addresses);
-        error != 0) {
-        throw std::runtime_error("fake_nomad: cannot resolve " + options.listen_host + ": " +
-                                 ::gai_strerror(error));
-    }
-    std::unique_ptr<addrinfo, CDeleter<freeaddrinfo>> address_list(addresses);
-    std::string last_error = "no address";
-    for (addrinfo* address = addresses; address != nullptr; address = address->ai_next) {
-        int fd =
-            ::socket(address->ai_family, address->ai_socktype | SOCK_CLOEXEC, address->ai_protocol);
-        if (fd < 0) {
-            last_error = std::strerror(errno);
-            continue;
-        }
-        int one = 1;
-        ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (::bind(fd, address->ai_addr, address->ai_addrlen) != 0 || ::listen(fd, 128) != 0) {
-            last_error = std::strerror(errno);
-            ::close(fd);
-            continue;
-        }
-        sockaddr_storage bound{};
-        socklen_t length = sizeof bound;
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length);
-        bound_port =
-            ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                                              : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-        listen_fd = fd;
-        return;
-    }
-    throw std::runtime_error("fake_nomad: cannot listen on " + options.listen_host + ":" + service +
-                             ": " + last_error);
+    listen_fd = listen_on(options.listen_host, options.port, &bound_port);
 }
 
 void FakeNomad::Impl::accept_loop() {
@@ -597,7 +298,12 @@ PlannedResponse FakeNomad::Impl::plan_response(const Request& request, bool keep
         // Nomad's blocking query: ?index=N&wait=D holds the request until the path's index passes
         // N or the wait ends (set_document moves the index and wakes waiters).
         const auto index_parameter = query_parameter(request.query, "index");
-        if (request.method == "GET" && index_parameter && document_indexes.count(request.path)) {
+        const auto churning = [&] {
+            const auto found = routes.find(request.path);
+            return found != routes.end() && !found->second.churn.empty();
+        };
+        if (request.method == "GET" && index_parameter && document_indexes.count(request.path) &&
+            !churning()) {
             const std::uint64_t seen = std::strtoull(index_parameter->c_str(), nullptr, 10);
             const auto wait = parse_wait(query_parameter(request.query, "wait").value_or("300s"));
             stop_signal.wait_for(lock, wait,
@@ -615,10 +321,25 @@ PlannedResponse FakeNomad::Impl::plan_response(const Request& request, bool keep
                                       : "404 page not found\n";
             response = FakeResponse{
                 404, message, "text/plain; charset=utf-8", {{"Vary", "Accept-Encoding"}}};
+        } else if (Route& found = route->second; !found.churn.empty()) {
+            // Each blocking query finds the next body (and a higher index); plain requests get
+            // the current one, so the round a change triggers confirms that change.
+            if (index_parameter) {
+                found.churn_next = (found.churn_next + 1) % found.churn.size();
+                ++document_indexes[request.path];
+            }
+            response = nomad_document_response(request.path, found.churn[found.churn_next],
+                                               document_indexes[request.path]);
         } else {
-            response = route->second.response;
+            response = found.response;
         }
         if (route != routes.end()) plan.fault = route->second.fault;
+        if (auto strip = index_strips.find(request.path);
+            index_parameter && strip != index_strips.end() && strip->second > 0) {
+            --strip->second;
+            std::erase_if(response.extra_headers,
+                          [](const Header& header) { return header.first == "X-Nomad-Index"; });
+        }
     }
 
     bool head_only = request.method == "HEAD";
@@ -629,44 +350,14 @@ PlannedResponse FakeNomad::Impl::plan_response(const Request& request, bool keep
     std::vector<Header> headers = response.extra_headers;
     if (!response.content_type.empty()) headers.emplace_back("Content-Type", response.content_type);
     if (compress) headers.emplace_back("Content-Encoding", "gzip");
-    // Go writes handler headers sorted by name.
-    std::stable_sort(headers.begin(), headers.end(),
-                     [](const Header& a, const Header& b) { return a.first < b.first; });
-    headers.emplace_back("Date", http_date());
-
-    bool chunked = false;
+    std::optional<std::size_t> declared_length;
     if (plan.fault == Fault::ShortContentLength) {
-        headers.emplace_back("Content-Length", std::to_string(body.size() + body.size() / 2 + 16));
-    } else if (body.size() > options.chunked_above) {
-        chunked = true;
-        headers.emplace_back("Transfer-Encoding", "chunked");
-    } else {
-        headers.emplace_back("Content-Length", std::to_string(body.size()));
+        declared_length = body.size() + body.size() / 2 + 16;
     }
-    if (!keep_alive) headers.emplace_back("Connection", "close");
-
-    plan.head = "HTTP/1.1 " + std::to_string(response.status) + " " +
-                reason_phrase(response.status) + "\r\n";
-    for (const auto& [name, value] : headers) plan.head += name + ": " + value + "\r\n";
-    plan.head += "\r\n";
-
-    if (head_only) return plan;
-    if (chunked) {
-        // Two chunks, so a client that only handles a single chunk gets caught.
-        std::size_t half = body.size() / 2;
-        auto append_chunk = [&plan](std::string_view data) {
-            char size[32];
-            std::snprintf(size, sizeof size, "%zx\r\n", data.size());
-            plan.body += size;
-            plan.body += data;
-            plan.body += "\r\n";
-        };
-        append_chunk(std::string_view(body).substr(0, half));
-        append_chunk(std::string_view(body).substr(half));
-        plan.body += "0\r\n\r\n";
-    } else {
-        plan.body = std::move(body);
-    }
+    FramedResponse framed = frame_response(response.status, std::move(headers), body, head_only,
+                                           keep_alive, options.chunked_above, declared_length);
+    plan.head = std::move(framed.head);
+    plan.body = std::move(framed.body);
     return plan;
 }
 
@@ -779,18 +470,23 @@ std::string FakeNomad::base_url() const {
 void FakeNomad::set_document(const std::string& path, const std::string& body) {
     std::lock_guard lock(impl_->mutex);
     impl_->stop_signal.notify_all();  // wakes blocking queries on this path
-    std::uint64_t index = ++impl_->document_indexes[path];
-    FakeResponse response;
-    response.body = body;
-    response.extra_headers = {{"Vary", "Accept-Encoding"}};
-    if (path == kJwksPath) {
-        response.extra_headers.insert(response.extra_headers.end(),
-                                      {{"Cache-Control", "max-age=86400"},
-                                       {"X-Nomad-Index", std::to_string(index)},
-                                       {"X-Nomad-Knownleader", "true"},
-                                       {"X-Nomad-Lastcontact", "0"}});
-    }
-    impl_->routes[path] = Route{std::move(response), Fault::None};
+    const std::uint64_t index = ++impl_->document_indexes[path];
+    impl_->routes[path] = Route{nomad_document_response(path, body, index), Fault::None};
+}
+
+void FakeNomad::set_churning_documents(const std::string& path, std::vector<std::string> bodies) {
+    if (bodies.empty()) throw std::invalid_argument("fake_nomad: no bodies to churn through");
+    std::lock_guard lock(impl_->mutex);
+    impl_->stop_signal.notify_all();  // a blocking query waiting now answers at once too
+    const std::uint64_t index = ++impl_->document_indexes[path];
+    Route route{nomad_document_response(path, bodies.front(), index), Fault::None};
+    route.churn = std::move(bodies);
+    impl_->routes[path] = std::move(route);
+}
+
+void FakeNomad::strip_index_header(const std::string& path, int count) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->index_strips[path] = count;
 }
 
 void FakeNomad::set_response(const std::string& path, FakeResponse response) {

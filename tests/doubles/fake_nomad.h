@@ -68,6 +68,18 @@ class FakeNomad {
     // endpoint disabled"). Non-GET on a configured path or on either well-known path: 405.
     void remove(const std::string& path);
 
+    // ---- Hostile behaviours ----
+    // From now on every request to `path` is answered at once, blocking query or not: each
+    // blocking query (`?index=`) with the next of `bodies` in turn and an X-Nomad-Index one
+    // higher than the last, other requests with the current body (200 and headers as
+    // set_document gives them). An upstream that changes, or claims to, as fast as it is asked;
+    // with a single body the gateway refuses, every answer is a change that fails.
+    // set_document or set_response on the path ends it.
+    void set_churning_documents(const std::string& path, std::vector<std::string> bodies);
+    // The next `count` answers to blocking queries (`?index=`) on `path` carry no X-Nomad-Index,
+    // as from a proxy that drops it or another agent answering for a moment.
+    void strip_index_header(const std::string& path, int count);
+
     // How many requests reached `path` (query ignored), and the raw head of the last one
     // (request line and headers, up to and including the blank line).
     int request_count(const std::string& path) const;

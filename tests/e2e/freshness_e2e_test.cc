@@ -74,6 +74,87 @@ TEST_F(FreshnessE2E, WithoutAnIndexTheGatewayFallsBackToPolling) {
     EXPECT_TRUE(wait_until([&] { return get("/.well-known/jwks.json").body == plain.body; }, 10s));
 }
 
+TEST_F(FreshnessE2E, OneAnswerWithoutAnIndexDoesNotEndTheWatch) {
+    start_gateway_with(base_config({nomad_->base_url()}, "60s"));
+    ASSERT_TRUE(wait_ready()) << gateway_->log();
+    const auto watch = [&] {
+        return nlohmann::json::parse(health("/status").body)["issuers"][0].value(
+            "watch", nlohmann::json::object());
+    };
+    // The watch's first query (index 0) returns at once; the next one blocks.
+    ASSERT_TRUE(
+        wait_until([&] { return nomad_->request_count("/.well-known/jwks.json") >= 2; }, 10s));
+    std::this_thread::sleep_for(500ms);
+
+    // One answer to the blocking query comes without X-Nomad-Index (a proxy dropped it, say).
+    nomad_->strip_index_header("/.well-known/jwks.json", 1);
+    nomad_->set_document("/.well-known/jwks.json", jwks_);
+    ASSERT_TRUE(wait_until([&] { return log_count("watch_unsupported") == 1; }, 10s))
+        << gateway_->log();
+
+    // A rotation afterwards is still public long before the next poll (refresh_interval 60s):
+    // the watch retried its blocking query.
+    EvpPkeyPtr next_key = generate_rsa_key();
+    const std::string rotated = jwks_with(
+        {nomad_rsa_jwk(signing_key_.get(), kKid), nomad_rsa_jwk(next_key.get(), "after-gap")});
+    nomad_->set_document("/.well-known/jwks.json", rotated);
+    EXPECT_TRUE(wait_until([&] { return get("/.well-known/jwks.json").body == rotated; }, 25s))
+        << gateway_->log();
+    EXPECT_TRUE(wait_until([&] { return watch().value("state", "") == "watching"; }, 10s))
+        << health("/status").body;
+    const PrometheusParse metrics = parse_prometheus_text(health("/metrics").body);
+    ASSERT_TRUE(metrics.ok) << metrics.error;
+    EXPECT_EQ(find_sample(metrics, "oidc_gateway_watch_state",
+                          {{"issuer", issuer_}, {"state", "watching"}}),
+              1.0);
+    EXPECT_EQ(find_sample(metrics, "oidc_gateway_watch_state",
+                          {{"issuer", issuer_}, {"state", "polling"}}),
+              0.0);
+    EXPECT_EQ(log_count("watch_unsupported"), 1u);
+    EXPECT_EQ(gateway_->stop(SIGTERM), 0) << gateway_->log();
+}
+
+TEST_F(FreshnessE2E, UnchangedRoundsLeaveTheCacheRecordAlone) {
+    nlohmann::json config = base_config({nomad_->base_url()}, "1s");
+    config["watch"] = false;
+    start_gateway_with(config);
+    ASSERT_TRUE(wait_ready()) << gateway_->log();
+    std::string record;
+    ASSERT_TRUE(wait_until(
+        [&] {
+            for (const auto& entry : std::filesystem::directory_iterator(cache_dir())) {
+                if (entry.path().filename().string().starts_with("issuer-")) {
+                    record = entry.path().string();
+                }
+            }
+            return !record.empty();
+        },
+        10s));
+    struct stat before {};
+    ASSERT_EQ(::stat(record.c_str(), &before), 0);
+    const auto confirmed = [&] {
+        return nlohmann::json::parse(health("/status").body)["issuers"][0].value("confirmed_at",
+                                                                                 "");
+    };
+    const std::string confirmed_before = confirmed();
+
+    // Four or so rounds confirm the same bytes: none rewrites (or fsyncs) the record.
+    std::this_thread::sleep_for(4500ms);
+    struct stat after {};
+    ASSERT_EQ(::stat(record.c_str(), &after), 0);
+    EXPECT_EQ(after.st_ino, before.st_ino) << "the record was replaced";
+    EXPECT_EQ(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
+    EXPECT_EQ(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+    EXPECT_GT(confirmed(), confirmed_before);
+    EXPECT_EQ(gateway_->stop(SIGTERM), 0) << gateway_->log();
+
+    // The confirmation still survives a restart with the upstream gone.
+    nomad_->stop();
+    start_gateway_with(config);
+    ASSERT_TRUE(wait_ready()) << gateway_->log();
+    EXPECT_GT(confirmed(), confirmed_before);
+}
+
 TEST_F(FreshnessE2E, WatchOffPollsEveryRefreshInterval) {
     nlohmann::json config = base_config({nomad_->base_url()}, "1s");
     config["watch"] = false;

@@ -62,6 +62,42 @@ TEST(DocumentCache, RoundTripKeepsBytesAndTimes) {
     EXPECT_EQ(files, 1);
 }
 
+TEST(DocumentCache, AConfirmationMovesConfirmedAtWithoutRewritingTheRecord) {
+    TempDir dir;
+    DocumentCache cache(dir.path());
+    AcceptedDocuments documents = fixture_documents();
+    std::string error;
+    EXPECT_EQ(cache.confirm(fixture_issuer(), documents, &error),
+              DocumentCache::ConfirmResult::RecordMissing);
+    ASSERT_TRUE(cache.save(fixture_issuer(), documents, &error)) << error;
+    const std::string record = testing::read_file(cache.file_for(fixture_issuer()));
+
+    documents.confirmed_at = 1700000500;
+    ASSERT_EQ(cache.confirm(fixture_issuer(), documents, &error),
+              DocumentCache::ConfirmResult::Confirmed)
+        << error;
+    EXPECT_EQ(testing::read_file(cache.file_for(fixture_issuer())), record);
+    auto loaded = cache.load(fixture_issuer(), 1 << 20, &error);
+    ASSERT_TRUE(loaded) << error;
+    EXPECT_EQ(loaded->confirmed_at, 1700000500);
+    EXPECT_EQ(loaded->jwks_modified, 1700000002);
+
+    // A confirmation older than the record, or of other bytes, confirms nothing.
+    documents.confirmed_at = 1600000000;
+    ASSERT_EQ(cache.confirm(fixture_issuer(), documents, &error),
+              DocumentCache::ConfirmResult::Confirmed);
+    EXPECT_EQ(cache.load(fixture_issuer(), 1 << 20, &error)->confirmed_at, 1700000003);
+    AcceptedDocuments other = documents;
+    other.jwks_body += " ";
+    other.confirmed_at = 1800000000;
+    ASSERT_EQ(cache.confirm(fixture_issuer(), other, &error),
+              DocumentCache::ConfirmResult::Confirmed);
+    EXPECT_EQ(cache.load(fixture_issuer(), 1 << 20, &error)->confirmed_at, 1700000003);
+    // Nor does a damaged one.
+    testing::write_file(cache.confirmation_file_for(fixture_issuer()), "{\"format\":");
+    EXPECT_EQ(cache.load(fixture_issuer(), 1 << 20, &error)->confirmed_at, 1700000003);
+}
+
 TEST(DocumentCache, NoFileIsNotAnError) {
     TempDir dir;
     std::string error = "stale";
