@@ -1,5 +1,7 @@
 #include "file_reading.h"
 
+#include "raii.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,27 +21,13 @@ const char* kind_of(mode_t mode) {
     return "not a file";
 }
 
-class Descriptor {
-  public:
-    explicit Descriptor(int fd) : fd_(fd) {}
-    ~Descriptor() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    Descriptor(const Descriptor&) = delete;
-    Descriptor& operator=(const Descriptor&) = delete;
-    int get() const { return fd_; }
-
-  private:
-    int fd_;
-};
-
 }  // namespace
 
 bool read_regular_file(const std::string& path, std::size_t max_bytes, std::string* content,
                        std::string* error, bool* missing) {
     if (missing != nullptr) *missing = false;
     // O_NONBLOCK: opening a FIFO for reading returns at once instead of waiting for a writer.
-    const Descriptor file(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+    const UniqueFd file(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
     if (file.get() < 0) {
         if (missing != nullptr) *missing = errno == ENOENT;
         *error = std::strerror(errno);

@@ -52,18 +52,4 @@ int open_listen_socket(const ListenAddress& address, const ListenSocketOptions& 
 
 }  // namespace oidcgw
 
-namespace oidcgw {
-
-UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
-    if (this != &other) {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = other.release();
-    }
-    return *this;
-}
-
-UniqueFd::~UniqueFd() {
-    if (fd_ >= 0) ::close(fd_);
-}
-
-}  // namespace oidcgw
+namespace oidcgw {}  // namespace oidcgw

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "config.h"
+#include "raii.h"
 
 #include <string>
 
@@ -17,32 +18,5 @@ struct ListenSocketOptions {
 // socket, bind, listen. Returns a non-blocking, close-on-exec descriptor, or -1 with *error set.
 int open_listen_socket(const ListenAddress& address, const ListenSocketOptions& options,
                        std::string* error);
-
-}  // namespace oidcgw
-
-namespace oidcgw {
-
-// A descriptor closed on destruction unless released; carries listening sockets from the thread
-// that opens them to the loop that adopts them.
-class UniqueFd {
-  public:
-    UniqueFd() = default;
-    explicit UniqueFd(int fd) : fd_(fd) {}
-    UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
-    UniqueFd& operator=(UniqueFd&& other) noexcept;
-    UniqueFd(const UniqueFd&) = delete;
-    UniqueFd& operator=(const UniqueFd&) = delete;
-    ~UniqueFd();
-
-    int get() const { return fd_; }
-    int release() {
-        const int fd = fd_;
-        fd_ = -1;
-        return fd;
-    }
-
-  private:
-    int fd_ = -1;
-};
 
 }  // namespace oidcgw

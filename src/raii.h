@@ -10,6 +10,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <unistd.h>
+
 #include <memory>
 
 namespace oidcgw {
@@ -36,5 +38,38 @@ using EvConnListenerPtr = std::unique_ptr<evconnlistener, CDeleter<evconnlistene
 
 using CurlPtr = std::unique_ptr<CURL, CDeleter<curl_easy_cleanup>>;
 using CurlSlistPtr = std::unique_ptr<curl_slist, CDeleter<curl_slist_free_all>>;
+
+// A file descriptor closed on destruction unless released (files being read, listening sockets
+// carried from the thread that opens them to the loop that adopts them).
+class UniqueFd {
+  public:
+    UniqueFd() = default;
+    explicit UniqueFd(int fd) : fd_(fd) {}
+    UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
+    UniqueFd& operator=(UniqueFd&& other) noexcept {
+        if (this != &other) {
+            reset();
+            fd_ = other.release();
+        }
+        return *this;
+    }
+    UniqueFd(const UniqueFd&) = delete;
+    UniqueFd& operator=(const UniqueFd&) = delete;
+    ~UniqueFd() { reset(); }
+
+    int get() const { return fd_; }
+    int release() {
+        const int fd = fd_;
+        fd_ = -1;
+        return fd;
+    }
+
+  private:
+    void reset() {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+    }
+    int fd_ = -1;
+};
 
 }  // namespace oidcgw
