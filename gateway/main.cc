@@ -12,9 +12,11 @@
 #include <signal.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 namespace {
@@ -92,10 +94,19 @@ int run_serve(const std::string& path) {
 
     std::atomic<bool> stopped{false};
     std::thread stopper;
+    // systemd's watchdog is fed from here, a few times per interval, and only while every event
+    // loop is live: a stuck worker then gets the gateway restarted.
+    const std::optional<std::chrono::microseconds> watchdog = oidcgw::watchdog_interval();
+    auto last_watchdog = std::chrono::steady_clock::time_point{};
     for (;;) {
         timespec poll_interval{0, 200'000'000};
         const int signal_number = sigtimedwait(&waited, nullptr, &poll_interval);
         if (stopped) break;
+        const bool live = gateway.check_liveness();
+        if (watchdog && live && std::chrono::steady_clock::now() - last_watchdog >= *watchdog / 4) {
+            oidcgw::notify_watchdog();
+            last_watchdog = std::chrono::steady_clock::now();
+        }
         if (signal_number == SIGHUP) {
             if (stopper.joinable()) continue;  // stopping: a reload would be pointless
             logger.info("reloading", {{"file", path}});

@@ -556,7 +556,8 @@ ConnectionLimits read_limits(const json& value, const std::string& key) {
 }
 
 ConnectionTimeouts read_timeouts(const json& value, const std::string& key) {
-    const ObjectReader reader(value, key, {"handshake", "request_head", "keep_alive", "write"});
+    const ObjectReader reader(value, key,
+                              {"handshake", "request_head", "keep_alive", "write", "worker_stall"});
     ConnectionTimeouts timeouts;
     const auto duration = [&](std::string_view name, milliseconds* out) {
         if (const json* member = reader.find(name)) {
@@ -567,6 +568,10 @@ ConnectionTimeouts read_timeouts(const json& value, const std::string& key) {
     duration("request_head", &timeouts.request_head);
     duration("keep_alive", &timeouts.keep_alive);
     duration("write", &timeouts.write);
+    if (const json* member = reader.find("worker_stall")) {
+        timeouts.worker_stall =
+            read_duration(*member, reader.key_path("worker_stall"), kSecond, 5 * kMinute);
+    }
     return timeouts;
 }
 

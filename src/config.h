@@ -65,6 +65,8 @@ struct ConnectionTimeouts {
     std::chrono::milliseconds request_head{10'000};  // first byte of a head to its end
     std::chrono::milliseconds keep_alive{30'000};    // idle between requests
     std::chrono::milliseconds write{10'000};         // a response stuck in the socket
+    // A loop that has not finished a pass for this long is stuck: /healthz 503, no watchdog.
+    std::chrono::milliseconds worker_stall{5'000};
 
     bool operator==(const ConnectionTimeouts&) const = default;
 };

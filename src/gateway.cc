@@ -205,7 +205,8 @@ bool Gateway::start(Config initial, std::string* error) {
     health_handler_ = std::make_unique<HealthRequestHandler>(
         *snapshot_, status_,
         HealthRequestHandler::Renderers{[this] { return render_metrics(); },
-                                        [this] { return render_status(); }});
+                                        [this] { return render_status(); },
+                                        [this] { return liveness_->stalled(); }});
     health_loop_ = std::make_unique<ServerLoop>(
         "health", deadlines, limits, logger_,
         LoopCounters{&metrics_.counter("oidc_gateway_connections_accepted_total",
@@ -220,6 +221,10 @@ bool Gateway::start(Config initial, std::string* error) {
             return false;
         }
     }
+    std::vector<ServerLoop*> loops;
+    for (const Worker& worker : workers_) loops.push_back(worker.loop.get());
+    loops.push_back(health_loop_.get());
+    liveness_ = std::make_unique<LoopLiveness>(loops, config->timeouts.worker_stall, metrics_);
     {
         std::lock_guard lock(state_mutex_);
         config_ = config;
@@ -358,6 +363,7 @@ bool Gateway::reload_with(Config next_config, std::string* error) {
     logger_.configure(next->log_format, next->log_level);
     access_log_.configure(next->access_log.enabled, next->access_log.max_per_second);
     admission_->set_limits(next->limits);
+    liveness_->set_threshold(next->timeouts.worker_stall);
     tls_ = next_tls;
     for (std::size_t w = 0; w < workers_.size(); ++w) {
         ServerLoop* loop = workers_[w].loop.get();
@@ -469,9 +475,20 @@ bool Gateway::reload_with(Config next_config, std::string* error) {
     return true;
 }
 
+bool Gateway::check_liveness() {
+    const std::lock_guard lock(liveness_mutex_);
+    // While stopping, loops that drained have ended their last pass on purpose.
+    if (!liveness_ || stopping_) return true;
+    return liveness_->check(logger_);
+}
+
 void Gateway::stop(std::chrono::milliseconds drain_timeout) {
     if (stopped_) return;
     stopped_ = true;
+    {
+        const std::lock_guard lock(liveness_mutex_);
+        stopping_ = true;
+    }
     for (Worker& worker : workers_) worker.loop->request_stop(drain_timeout);
     if (health_loop_) health_loop_->request_stop(std::chrono::milliseconds(0));
     for (auto& refresher : refreshers_) refresher->request_stop();
@@ -480,6 +497,8 @@ void Gateway::stop(std::chrono::milliseconds drain_timeout) {
         if (worker.thread.joinable()) worker.thread.join();
     }
     if (health_thread_.joinable()) health_thread_.join();
+    const std::lock_guard lock(liveness_mutex_);
+    liveness_.reset();
     workers_.clear();
     health_loop_.reset();
 }

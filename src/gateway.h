@@ -9,6 +9,7 @@
 #include "issuer_refresher.h"
 #include "issuer_status.h"
 #include "logger.h"
+#include "loop_liveness.h"
 #include "metrics.h"
 #include "published_snapshot.h"
 #include "request_handlers.h"
@@ -59,6 +60,9 @@ class Gateway {
     void stop(std::chrono::milliseconds drain_timeout);
 
     std::chrono::milliseconds shutdown_timeout() const;
+    // The main thread, a few times a second: logs loops that stalled or recovered; true while
+    // every loop is live (and while stopping), i.e. when systemd's watchdog may be fed.
+    bool check_liveness();
     std::string render_metrics() const;
     std::string render_status() const;
 
@@ -101,6 +105,9 @@ class Gateway {
     std::unique_ptr<HealthRequestHandler> health_handler_;
     std::unique_ptr<ServerLoop> health_loop_;
     std::thread health_thread_;
+    std::mutex liveness_mutex_;  // check_liveness() against stop() tearing the loops down
+    std::unique_ptr<LoopLiveness> liveness_;
+    bool stopping_ = false;
     std::vector<std::unique_ptr<IssuerRefresher>> refreshers_;
     bool started_ = false;
     bool stopped_ = false;

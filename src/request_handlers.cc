@@ -112,8 +112,15 @@ bool HealthRequestHandler::respond(const Request& request, std::string_view date
         response.extra_fields = "Allow: GET, HEAD\r\n";
         body = "Method Not Allowed\n";
     } else if (request.path == "/healthz") {
-        response.status = 200;
-        body = "ok\n";
+        const std::vector<std::string> stalled =
+            renderers_.stalled_loops ? renderers_.stalled_loops() : std::vector<std::string>{};
+        if (stalled.empty()) {
+            response.status = 200;
+            body = "ok\n";
+        } else {
+            response.status = 503;
+            for (const std::string& loop : stalled) body += "stalled: " + loop + "\n";
+        }
     } else if (request.path == "/readyz") {
         response.status = ready(&body) ? 200 : 503;
     } else if (request.path == "/metrics") {

@@ -47,7 +47,8 @@ class PublicRequestHandler final : public RequestHandler {
     std::unordered_map<CounterKey, Counter*, CounterKeyHash> counters_;
 };
 
-// GET/HEAD /healthz: 200 while the process runs. /readyz: 200 when every issuer has a validated
+// GET/HEAD /healthz: 200 while the process runs and every event loop is live, else 503 naming
+// the stalled loops. /readyz: 200 when every issuer has a validated
 // pair (from an upstream or the disk cache), else 503 naming what is missing. /metrics and
 // /status: whatever the gateway's renderers produce.
 class HealthRequestHandler final : public RequestHandler {
@@ -55,6 +56,8 @@ class HealthRequestHandler final : public RequestHandler {
     struct Renderers {
         std::function<std::string()> metrics;  // Prometheus text
         std::function<std::string()> status;   // JSON
+        // The event loops stuck now, by name; /healthz answers 503 naming them.
+        std::function<std::vector<std::string>()> stalled_loops;
     };
 
     HealthRequestHandler(const PublishedSnapshot& snapshot, const IssuerStatusBoard& status,

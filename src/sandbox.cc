@@ -76,6 +76,13 @@ constexpr int kAllowedAnyArguments[] = {
     // Signals: the main thread's sigtimedwait loop; abort and raise.
     SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigtimedwait),
     SCMP_SYS(rt_sigreturn), SCMP_SYS(sigaltstack),
+    // The kernel resumes a sleep or futex wait that a stop (SIGSTOP/SIGCONT, a cgroup freeze,
+    // docker pause, a debugger or strace attaching) interrupted through restart_syscall: without
+    // it the first stop and continue kills the process.
+    SCMP_SYS(restart_syscall),
+    // Rare paths of glibc: qsort (OpenSSL sorts its stacks with it) asks for the memory size
+    // once an array is large; getrlimit for the descriptor limit.
+    SCMP_SYS(sysinfo), SCMP_SYS(getrlimit),
     // Time, identity, randomness.
     SCMP_SYS(clock_gettime), SCMP_SYS(clock_getres), SCMP_SYS(gettimeofday), SCMP_SYS(time),
     SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep), SCMP_SYS(getpid), SCMP_SYS(gettid),
@@ -152,6 +159,11 @@ bool add_rules(scmp_filter_ctx filter, std::string* error) {
                        {argument_masked_equals(2, PROT_EXEC, PROT_EXEC)})) {
             return false;
         }
+    }
+
+    // Limits may be read, never changed (prlimit64 with no new limit).
+    if (!rules.add(SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), "prlimit64", {argument_equals(2, 0)})) {
+        return false;
     }
 
     // Signals only to this process (abort, pthread_kill).

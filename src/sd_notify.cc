@@ -79,4 +79,24 @@ bool notify_status(std::string_view status) {
     return sd_notify_send(line);
 }
 
+std::optional<std::chrono::microseconds> watchdog_interval() {
+    const char* usec = std::getenv("WATCHDOG_USEC");
+    if (usec == nullptr) return std::nullopt;
+    if (const char* pid = std::getenv("WATCHDOG_PID")) {
+        char* end = nullptr;
+        const long long owner = std::strtoll(pid, &end, 10);
+        if (end == pid || *end != '\0' || owner != static_cast<long long>(::getpid())) {
+            return std::nullopt;
+        }
+    }
+    char* end = nullptr;
+    const unsigned long long value = std::strtoull(usec, &end, 10);
+    if (end == usec || *end != '\0' || value == 0) return std::nullopt;
+    return std::chrono::microseconds(static_cast<long long>(value));
+}
+
+bool notify_watchdog() {
+    return sd_notify_send("WATCHDOG=1");
+}
+
 }  // namespace oidcgw

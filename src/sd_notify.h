@@ -2,6 +2,8 @@
 // the AF_UNIX socket named by $NOTIFY_SOCKET. Without that variable every call does nothing.
 #pragma once
 
+#include <chrono>
+#include <optional>
 #include <string_view>
 
 namespace oidcgw {
@@ -20,5 +22,12 @@ bool notify_reloading();
 bool notify_stopping();
 // STATUS=<text>: a one-line status shown by `systemctl status`.
 bool notify_status(std::string_view status);
+
+// systemd's watchdog (WatchdogSec=): the interval from $WATCHDOG_USEC, when it is set, valid,
+// and $WATCHDOG_PID (if present) names this process; nullopt otherwise.
+std::optional<std::chrono::microseconds> watchdog_interval();
+// WATCHDOG=1: the service is alive. Sent only while every event loop is live, so that systemd
+// restarts a gateway with a stuck loop.
+bool notify_watchdog();
 
 }  // namespace oidcgw

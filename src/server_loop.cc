@@ -1,5 +1,7 @@
 #include "server_loop.h"
 
+#include "test_hooks.h"
+
 #include <malloc.h>
 
 #include <arpa/inet.h>
@@ -11,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -23,6 +26,22 @@ constexpr std::size_t kReadScratchBytes = 16 * 1024;
 constexpr std::size_t kMaxBufferedOutput = 256 * 1024;
 constexpr std::chrono::milliseconds kBufferSweepInterval{250};
 constexpr std::size_t kBuffersWorthATrim = 64;
+// Callbacks one dispatch pass may run before libevent polls the sockets and timers again: a
+// backstop, so that no event re-activated over and over can keep a loop from the rest.
+constexpr int kMaxCallbacksPerPass = 64;
+
+std::int64_t steady_now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+EventBasePtr new_event_base() {
+    std::unique_ptr<event_config, CDeleter<event_config_free>> config(event_config_new());
+    if (!config) return nullptr;
+    event_config_set_max_dispatch_interval(config.get(), nullptr, kMaxCallbacksPerPass, 0);
+    return EventBasePtr(event_base_new_with_config(config.get()));
+}
 
 timeval to_timeval(std::chrono::milliseconds duration) {
     timeval tv{};
@@ -62,6 +81,12 @@ struct ServerLoop::Connection {
     bool reading_paused = false;
     bool write_armed = false;
     bool read_wants_write = false;
+    bool write_deadline_running = false;  // output is waiting; the write deadline is armed
+    // The last read stopped for backpressure, not because the socket ran dry: OpenSSL may hold
+    // whole records that no socket event will announce.
+    bool records_may_wait = false;
+    bool continuation_queued = false;
+    std::chrono::steady_clock::time_point head_deadline{};  // while head_started
     bool head_started = false;  // a head's first byte arrived; its deadline is running
     bool admitted = false;      // counted by the admission control until closed
     unsigned requests = 0;      // answered on this connection
@@ -92,7 +117,7 @@ ServerLoop::ServerLoop(std::string name, ConnectionDeadlines deadlines, RequestL
       deadlines_(deadlines),
       limits_(limits),
       logger_(logger),
-      base_(event_base_new()),
+      base_(new_event_base()),
       read_scratch_(kReadScratchBytes),
       counters_(counters),
       policy_(policy) {
@@ -103,6 +128,8 @@ ServerLoop::ServerLoop(std::string name, ConnectionDeadlines deadlines, RequestL
     buffer_sweep_.reset(event_new(base_.get(), -1, EV_PERSIST, &ServerLoop::on_buffer_sweep, this));
     const timeval sweep_interval = to_timeval(kBufferSweepInterval);
     event_add(buffer_sweep_.get(), &sweep_interval);
+    continuation_timer_.reset(evtimer_new(base_.get(), &ServerLoop::on_continuation, this));
+    last_pass_end_ns_ = steady_now_ns();
 }
 
 ServerLoop::~ServerLoop() {
@@ -160,6 +187,7 @@ void ServerLoop::post(std::function<void()> task) {
 
 void ServerLoop::on_posted(evutil_socket_t, short, void* arg) {
     auto* loop = static_cast<ServerLoop*>(arg);
+    loop->note_busy();
     std::vector<std::function<void()>> tasks;
     {
         std::lock_guard lock(loop->posted_mutex_);
@@ -168,8 +196,32 @@ void ServerLoop::on_posted(evutil_socket_t, short, void* arg) {
     for (auto& task : tasks) task();
 }
 
+// One pass at a time (EVLOOP_ONCE: wait, run every ready callback, return), so the loop can note
+// when each pass ended and how long its callbacks ran.
 void ServerLoop::run() {
-    event_base_dispatch(base_.get());
+    for (;;) {
+        const int result = event_base_loop(base_.get(), EVLOOP_ONCE);
+        const auto now = std::chrono::steady_clock::now();
+        last_pass_end_ns_.store(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count(),
+            std::memory_order_relaxed);
+        if (pass_busy_since_ != std::chrono::steady_clock::time_point{}) {
+            if (pass_observer_) pass_observer_(now - pass_busy_since_);
+            pass_busy_since_ = {};
+        }
+        if (result != 0 || event_base_got_break(base_.get())) return;
+    }
+}
+
+void ServerLoop::note_busy() {
+    if (pass_busy_since_ == std::chrono::steady_clock::time_point{}) {
+        pass_busy_since_ = std::chrono::steady_clock::now();
+    }
+}
+
+std::chrono::milliseconds ServerLoop::last_pass_age() const {
+    const std::int64_t age = steady_now_ns() - last_pass_end_ns_.load(std::memory_order_relaxed);
+    return std::chrono::milliseconds(std::max<std::int64_t>(age, 0) / 1'000'000);
 }
 
 void ServerLoop::request_stop(std::chrono::milliseconds drain_timeout) {
@@ -179,6 +231,7 @@ void ServerLoop::request_stop(std::chrono::milliseconds drain_timeout) {
 
 void ServerLoop::on_stop(evutil_socket_t, short, void* arg) {
     auto* loop = static_cast<ServerLoop*>(arg);
+    loop->note_busy();
     loop->draining_ = true;
     loop->listeners_.clear();  // closes the listening sockets: no new connections
     for (auto it = loop->connections_.begin(); it != loop->connections_.end();) {
@@ -213,6 +266,7 @@ bool ServerLoop::connection_is_idle(const Connection& connection) const {
 
 void ServerLoop::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* address, int, void* arg) {
     auto* listener = static_cast<Listener*>(arg);
+    listener->loop->note_busy();
     listener->loop->accept_connection(*listener, fd, address);
 }
 
@@ -362,6 +416,7 @@ void ServerLoop::arm_deadline(Connection& connection, std::chrono::milliseconds 
 void ServerLoop::on_deadline(evutil_socket_t, short, void* arg) {
     auto* connection = static_cast<Connection*>(arg);
     ServerLoop* loop = connection->loop;
+    loop->note_busy();
     if (connection->phase == Connection::Phase::Handshake) loop->count_handshake_failure();
     loop->close_connection(*connection);
 }
@@ -401,6 +456,7 @@ bool ServerLoop::continue_handshake(Connection& connection) {
 void ServerLoop::on_readable(evutil_socket_t, short, void* arg) {
     auto* connection = static_cast<Connection*>(arg);
     ServerLoop* loop = connection->loop;
+    loop->note_busy();
     connection->active_since_sweep = true;
     connection->may_hold_buffers = true;
     switch (connection->phase) {
@@ -420,8 +476,15 @@ void ServerLoop::on_readable(evutil_socket_t, short, void* arg) {
 void ServerLoop::on_writable(evutil_socket_t, short, void* arg) {
     auto* connection = static_cast<Connection*>(arg);
     ServerLoop* loop = connection->loop;
+    loop->note_busy();
     connection->active_since_sweep = true;
     connection->may_hold_buffers = true;
+    if (connection->phase == Connection::Phase::Lingering) {
+        // Nothing more is written once the close has begun (start_lingering_close stops the
+        // write event; this only guards against a stale readiness report).
+        loop->stop_writing(*connection);
+        return;
+    }
     if (connection->phase == Connection::Phase::Handshake) {
         if (loop->continue_handshake(*connection)) loop->read_requests(*connection);
         return;
@@ -441,6 +504,10 @@ void ServerLoop::on_writable(evutil_socket_t, short, void* arg) {
 // request it caused grew slow once the heap was fragmented by many closed connections.
 void ServerLoop::on_buffer_sweep(evutil_socket_t, short, void* arg) {
     auto* loop = static_cast<ServerLoop*>(arg);
+    loop->note_busy();
+#ifdef OIDCGW_TEST_HOOKS
+    test_hooks::stall_if_asked(loop->name_);
+#endif
     std::size_t released = 0;
     for (const auto& connection : loop->connections_) {
         if (connection->ssl && connection->may_hold_buffers && !connection->active_since_sweep &&
@@ -462,6 +529,44 @@ void ServerLoop::want_write(Connection& connection) {
     }
 }
 
+void ServerLoop::stop_writing(Connection& connection) {
+    if (connection.write_armed) {
+        event_del(connection.write_event.get());
+        connection.write_armed = false;
+    }
+    connection.read_wants_write = false;
+}
+
+void ServerLoop::schedule_continuation(Connection& connection) {
+    if (connection.continuation_queued) return;
+    connection.continuation_queued = true;
+    continuations_.push_back(&connection);
+    if (evtimer_pending(continuation_timer_.get(), nullptr) == 0) {
+        const timeval now{0, 0};
+        evtimer_add(continuation_timer_.get(), &now);
+    }
+}
+
+// Runs after the loop has polled the sockets once more, so the connections continued here take
+// their turn with everyone else's.
+void ServerLoop::on_continuation(evutil_socket_t, short, void* arg) {
+    auto* loop = static_cast<ServerLoop*>(arg);
+    loop->note_busy();
+    std::vector<Connection*> batch;
+    batch.swap(loop->continuations_);
+    loop->running_continuations_ = &batch;
+    for (Connection*& entry : batch) {
+        Connection* connection = entry;
+        if (connection == nullptr) continue;  // closed by an earlier one in this batch
+        connection->continuation_queued = false;
+        entry = nullptr;
+        if (connection->phase == Connection::Phase::Open && !connection->reading_paused) {
+            loop->read_requests(*connection);
+        }
+    }
+    loop->running_continuations_ = nullptr;
+}
+
 void ServerLoop::pause_reading(Connection& connection) {
     if (!connection.reading_paused) {
         event_del(connection.read_event.get());
@@ -478,11 +583,15 @@ void ServerLoop::resume_reading(Connection& connection) {
 
 void ServerLoop::read_requests(Connection& connection) {
     output_scratch_.clear();
+    connection.records_may_wait = false;
     // Complete requests held back by backpressure on an earlier pass are answered first.
     if (connection.input_ready && !connection.has_pending_output()) {
         connection.input_ready = false;
         if (!handle_input(connection, {})) return;
     }
+    // Whether the reads below stopped because there was nothing more to read (the socket is then
+    // level-triggered readable again when more comes), rather than for backpressure.
+    bool ran_dry = false;
     while (!connection.close_after_write && !connection.has_pending_output() &&
            output_scratch_.size() < kMaxBufferedOutput) {
         int received = 0;
@@ -492,10 +601,16 @@ void ServerLoop::read_requests(Connection& connection) {
                                 static_cast<int>(read_scratch_.size()));
             if (received <= 0) {
                 const int error = SSL_get_error(connection.ssl.get(), received);
-                if (error == SSL_ERROR_WANT_READ) break;
+                // The socket is empty. OpenSSL may still hold the start of a record
+                // (SSL_has_pending() is then true): its rest comes through the socket too.
+                if (error == SSL_ERROR_WANT_READ) {
+                    ran_dry = true;
+                    break;
+                }
                 if (error == SSL_ERROR_WANT_WRITE) {
                     connection.read_wants_write = true;
                     want_write(connection);
+                    ran_dry = true;  // on_writable reads again
                     break;
                 }
                 ERR_clear_error();
@@ -514,7 +629,10 @@ void ServerLoop::read_requests(Connection& connection) {
         } else {
             const ssize_t count =
                 ::recv(connection.fd, read_scratch_.data(), read_scratch_.size(), 0);
-            if (count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) break;
+            if (count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+                ran_dry = true;
+                break;
+            }
             if (count <= 0) {
                 if (output_scratch_.empty()) {
                     close_connection(connection);
@@ -534,9 +652,12 @@ void ServerLoop::read_requests(Connection& connection) {
         // did arrive, the loop reports the socket readable again.
         if (static_cast<std::size_t>(received) < read_scratch_.size() &&
             (!connection.ssl || SSL_has_pending(connection.ssl.get()) == 0)) {
+            ran_dry = true;
             break;
         }
     }
+    connection.records_may_wait =
+        connection.ssl != nullptr && !ran_dry && !connection.close_after_write;
     if (!output_scratch_.empty() && !connection.has_pending_output()) {
         // The usual case: the responses go straight from the scratch buffer to the socket, and
         // only what the socket does not take now is copied to the connection.
@@ -576,6 +697,7 @@ bool ServerLoop::handle_input(Connection& connection, std::string_view data) {
     if (!connection.input.empty() && !connection.close_after_write) {
         if (!connection.head_started) {
             connection.head_started = true;
+            connection.head_deadline = std::chrono::steady_clock::now() + deadlines_.request_head;
             arm_deadline(connection, deadlines_.request_head);
         }
     }
@@ -668,11 +790,13 @@ void ServerLoop::flush(Connection& connection) {
 
     if (connection.has_pending_output()) {
         // The client is not reading: stop reading its further requests until it does, and give
-        // the write a total deadline.
-        if (!connection.write_armed) {
-            want_write(connection);
+        // the write a total deadline (also when the write event was already armed because a
+        // read wanted to write).
+        if (!connection.write_deadline_running) {
+            connection.write_deadline_running = true;
             arm_deadline(connection, deadlines_.write);
         }
+        want_write(connection);
         pause_reading(connection);
         return;
     }
@@ -682,6 +806,8 @@ void ServerLoop::flush(Connection& connection) {
 void ServerLoop::finish_response_cycle(Connection& connection, bool wrote_something) {
     std::string().swap(connection.output);  // idle connections hold no response memory
     connection.output_sent = 0;
+    const bool write_deadline_was_running = connection.write_deadline_running;
+    connection.write_deadline_running = false;
     if (connection.write_armed && !connection.read_wants_write) {
         event_del(connection.write_event.get());
         connection.write_armed = false;
@@ -699,15 +825,21 @@ void ServerLoop::finish_response_cycle(Connection& connection, bool wrote_someth
         return;
     }
     resume_reading(connection);
-    if (wrote_something && !connection.head_started) {
+    if (connection.head_started) {
+        // A pipelined head began before the write stalled: its own total deadline resumes.
+        if (write_deadline_was_running) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                connection.head_deadline - std::chrono::steady_clock::now());
+            arm_deadline(connection, std::max(left, std::chrono::milliseconds(0)));
+        }
+    } else if (wrote_something) {
         arm_deadline(connection, deadlines_.keep_alive_idle);
     }
-    // Requests held back while the output drained, or bytes OpenSSL decrypted that no socket
-    // event will announce: continue on the next loop pass rather than here, so one busy client
-    // cannot keep the loop from its timers and other connections (and nothing recurses).
-    if (connection.input_ready || (connection.ssl && SSL_has_pending(connection.ssl.get()) == 1)) {
-        event_active(connection.read_event.get(), EV_READ, 1);
-    }
+    // Requests held back while the output drained, or whole records OpenSSL read ahead that no
+    // socket event will announce: continue once the loop has been round, so one busy client
+    // cannot keep the loop from its timers and other connections. A partial record is not
+    // among them: its rest comes through the socket, which the loop watches anyway.
+    if (connection.input_ready || connection.records_may_wait) schedule_continuation(connection);
 }
 
 // Bytes the client sent that nobody read: in OpenSSL's buffer or still in the socket (a request
@@ -732,6 +864,13 @@ void ServerLoop::close_after_final_response(Connection& connection) {
 // After the last response: send close_notify and FIN, then read and discard for a moment so that
 // unread request bytes do not turn our close into a reset that destroys the response in flight.
 void ServerLoop::start_lingering_close(Connection& connection) {
+    // Nothing more is read through TLS or written: a read waiting to write (a KeyUpdate answer)
+    // must not run SSL_read on a connection already shut down.
+    stop_writing(connection);
+    connection.write_deadline_running = false;
+    connection.head_started = false;
+    connection.input_ready = false;
+    connection.records_may_wait = false;
     if (connection.ssl) {
         ERR_clear_error();
         SSL_shutdown(connection.ssl.get());
@@ -756,6 +895,14 @@ void ServerLoop::linger_read(Connection& connection) {
 }
 
 void ServerLoop::close_connection(Connection& connection) {
+    if (connection.continuation_queued) {
+        std::replace(continuations_.begin(), continuations_.end(), &connection,
+                     static_cast<Connection*>(nullptr));
+        if (running_continuations_ != nullptr) {
+            std::replace(running_continuations_->begin(), running_continuations_->end(),
+                         &connection, static_cast<Connection*>(nullptr));
+        }
+    }
     connection.read_event.reset();
     connection.write_event.reset();
     connection.deadline.reset();

@@ -101,6 +101,17 @@ class ServerLoop {
 
     std::size_t open_connections() const { return open_connections_.load(); }
 
+    const std::string& name() const { return name_; }
+    // From any thread: how long ago the loop last finished a pass (ran every callback that was
+    // ready and went back to wait). A loop with nothing to do still finishes one every quarter
+    // second (its buffer sweep), so a large age means a callback is stuck or the loop is spinning.
+    std::chrono::milliseconds last_pass_age() const;
+    // Called at the end of every pass with how long its callbacks ran (from the first to the
+    // end); on the loop's thread. Set before run().
+    void set_pass_observer(std::function<void(std::chrono::nanoseconds)> observer) {
+        pass_observer_ = std::move(observer);
+    }
+
   private:
     struct Listener;
     struct Connection;
@@ -116,6 +127,7 @@ class ServerLoop {
     static void on_drain_timeout(evutil_socket_t, short, void* arg);
     static void on_posted(evutil_socket_t, short, void* arg);
     static void on_buffer_sweep(evutil_socket_t, short, void* arg);
+    static void on_continuation(evutil_socket_t, short, void* arg);
 
     void accept_connection(Listener& listener, evutil_socket_t fd, const sockaddr* address);
     bool continue_handshake(Connection& connection);
@@ -137,6 +149,9 @@ class ServerLoop {
     void pause_reading(Connection& connection);
     void resume_reading(Connection& connection);
     void want_write(Connection& connection);
+    void stop_writing(Connection& connection);
+    void schedule_continuation(Connection& connection);
+    void note_busy();
     void arm_deadline(Connection& connection, std::chrono::milliseconds after);
     void close_connection(Connection& connection);
     bool connection_is_idle(const Connection& connection) const;
@@ -154,6 +169,15 @@ class ServerLoop {
     EventPtr drain_timer_;
     EventPtr posted_event_;
     EventPtr buffer_sweep_;
+    // Connections with complete input still to read once the loop has been round: decrypted
+    // records held back by backpressure. A zero-delay timer, not event_active: libevent runs a
+    // re-activated event again in the same pass, so other sockets and timers would starve.
+    EventPtr continuation_timer_;
+    std::vector<Connection*> continuations_;
+    std::vector<Connection*>* running_continuations_ = nullptr;
+    std::function<void(std::chrono::nanoseconds)> pass_observer_;
+    std::chrono::steady_clock::time_point pass_busy_since_{};
+    std::atomic<std::int64_t> last_pass_end_ns_{0};  // steady clock
     std::mutex posted_mutex_;
     std::vector<std::function<void()>> posted_;
     std::atomic<long long> drain_timeout_ms_{0};

@@ -27,14 +27,26 @@ bool SessionTicketKeys::make_key(Key* key, std::chrono::steady_clock::time_point
            RAND_priv_bytes(key->mac_key.data(), static_cast<int>(key->mac_key.size())) == 1;
 }
 
+// Rotation happens when a ticket is issued or presented, so after a quiet spell it can come late:
+// each key is judged by its own age, and a key two periods old never decrypts again whatever the
+// last rotation was.
 void SessionTicketKeys::rotate_if_due() {
     const auto now = clock_();
+    if (previous_ && now - previous_->made >= 2 * rotation_period_) previous_.reset();
     if (current_ && now - current_->made < rotation_period_) return;
     Key next;
-    if (!make_key(&next, now)) return;
+    if (!make_key(&next, now)) {
+        // No new key: the old ones still retire on time.
+        if (current_ && now - current_->made >= 2 * rotation_period_) current_.reset();
+        return;
+    }
     ++keys_made_;
-    // The key it replaces still decrypts the tickets it issued, for one more period.
-    if (current_) previous_ = *current_;
+    // The key it replaces still decrypts the tickets it issued, until it is two periods old.
+    if (current_ && now - current_->made < 2 * rotation_period_) {
+        previous_ = *current_;
+    } else {
+        previous_.reset();
+    }
     current_ = next;
 }
 

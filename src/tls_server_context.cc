@@ -1,6 +1,7 @@
 #include "tls_server_context.h"
 
 #include "certificate_chain.h"
+#include "digest.h"
 #include "utc_time.h"
 
 #include <openssl/err.h>
@@ -155,19 +156,43 @@ SSL_CTX* context_for_server_name(const ContextState& front, std::string_view ser
     return nullptr;
 }
 
-// Runs after the ClientHello's extensions are parsed and before the certificate and cipher are
-// chosen, so switching the context here switches the certificates on offer.
-int select_certificate_by_sni(SSL* ssl, int* alert, void* front_state) {
-    const char* server_name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-    if (server_name == nullptr) return SSL_TLSEXT_ERR_OK;  // no SNI: the front's certificates
+// Runs before OpenSSL looks at the ClientHello's session ID, tickets or PSKs: switching the
+// context here switches the certificates on offer and the session ID context with it, so a
+// session made for one certificate group never resumes under another (RFC 6066 section 3). The
+// servername callback would run only after the resumption decision.
+int select_certificate_by_client_hello(SSL* ssl, int* alert, void* front_state) {
+    const unsigned char* extension = nullptr;
+    std::size_t length = 0;
+    if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &extension, &length) != 1) {
+        return SSL_CLIENT_HELLO_SUCCESS;  // no SNI: the front's certificates
+    }
+    // A malformed extension is left to OpenSSL's own parser, which refuses the handshake.
+    const std::optional<std::string> server_name = host_name_from_server_name_extension(
+        std::string_view(reinterpret_cast<const char*>(extension), length));
+    if (!server_name) return SSL_CLIENT_HELLO_SUCCESS;
     SSL_CTX* chosen =
-        context_for_server_name(*static_cast<const ContextState*>(front_state), server_name);
-    if (chosen == nullptr || chosen == SSL_get_SSL_CTX(ssl)) return SSL_TLSEXT_ERR_OK;
+        context_for_server_name(*static_cast<const ContextState*>(front_state), *server_name);
+    if (chosen == nullptr || chosen == SSL_get_SSL_CTX(ssl)) return SSL_CLIENT_HELLO_SUCCESS;
     if (SSL_set_SSL_CTX(ssl, chosen) == nullptr) {
         *alert = SSL_AD_INTERNAL_ERROR;
-        return SSL_TLSEXT_ERR_ALERT_FATAL;
+        return SSL_CLIENT_HELLO_ERROR;
     }
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+// The name was used already (above); acknowledging it keeps the TLS 1.2 session's host name.
+int acknowledge_server_name(SSL*, int*, void*) {
     return SSL_TLSEXT_ERR_OK;
+}
+
+// A group's session ID context: a digest of its names, so it stays the same across reloads and
+// configuration order, and differs between groups (which never share the same names).
+void set_group_session_context(SSL_CTX* context, const std::vector<std::string>& dns_names) {
+    std::string joined;
+    for (const std::string& name : dns_names) joined += name + "\n";
+    const std::string id = "oidc-gateway " + sha256_hex(joined, 9);
+    SSL_CTX_set_session_id_context(context, reinterpret_cast<const unsigned char*>(id.data()),
+                                   static_cast<unsigned int>(id.size()));
 }
 
 // A context with the whole profile and no certificate. Every group's context gets the same
@@ -216,8 +241,6 @@ SslCtxPtr new_profile_context(const PublicTlsProfile& profile,
         return nullptr;
     }
     SSL_CTX_set_alpn_select_cb(ctx, select_http11, nullptr);
-    static const unsigned char kSessionContext[] = "oidc-gateway";
-    SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
 
     // Resumption: TLS 1.3 and 1.2 tickets under the gateway's keys; session IDs for TLS 1.2
     // clients without tickets. One TLS 1.3 ticket per handshake: the fetchers reconnect one at a
@@ -327,6 +350,32 @@ bool add_certificate(SSL_CTX* ctx, const LoadedCertificate& certificate, std::st
 
 }  // namespace
 
+std::optional<std::string> host_name_from_server_name_extension(std::string_view extension) {
+    // ServerNameList: a 2-byte length, then entries of a 1-byte type and a 2-byte length each.
+    const auto u16 = [&](std::size_t at) {
+        return static_cast<std::size_t>(static_cast<unsigned char>(extension[at]) << 8 |
+                                        static_cast<unsigned char>(extension[at + 1]));
+    };
+    if (extension.size() < 2 || u16(0) != extension.size() - 2) return std::nullopt;
+    std::size_t at = 2;
+    while (extension.size() - at >= 3) {
+        const unsigned char type = static_cast<unsigned char>(extension[at]);
+        const std::size_t length = u16(at + 1);
+        at += 3;
+        if (length > extension.size() - at) return std::nullopt;
+        if (type == TLSEXT_NAMETYPE_host_name) {
+            const std::string_view name = extension.substr(at, length);
+            // RFC 6066: a DNS name, no NUL; OpenSSL refuses the rest later anyway.
+            if (name.empty() || name.size() > 255 || name.find('\0') != std::string_view::npos) {
+                return std::nullopt;
+            }
+            return std::string(name);
+        }
+        at += length;
+    }
+    return std::nullopt;
+}
+
 bool dns_name_matches(std::string_view pattern, std::string_view host_name) {
     if (!host_name.empty() && host_name.back() == '.') host_name.remove_suffix(1);
     if (pattern.empty() || host_name.empty()) return false;
@@ -390,6 +439,7 @@ SharedSslCtx build_public_tls_context(const std::vector<CertificateFiles>& certi
         for (const LoadedCertificate& member : members) {
             if (!add_certificate(context.get(), member, error)) return nullptr;
         }
+        set_group_session_context(context.get(), members.front().dns_names);
         contexts.push_back(std::move(context));
     }
 
@@ -400,8 +450,8 @@ SharedSslCtx build_public_tls_context(const std::vector<CertificateFiles>& certi
         front_state->sni_table.push_back(SniEntry{groups[g].front().dns_names, contexts[g].get()});
     }
     if (groups.size() > 1) {
-        SSL_CTX_set_tlsext_servername_callback(front, select_certificate_by_sni);
-        SSL_CTX_set_tlsext_servername_arg(front, front_state);
+        SSL_CTX_set_client_hello_cb(front, select_certificate_by_client_hello, front_state);
+        SSL_CTX_set_tlsext_servername_callback(front, acknowledge_server_name);
     }
     for (std::size_t g = 1; g < contexts.size(); ++g) {
         front_state->sub_contexts.push_back(std::move(contexts[g]));

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,5 +67,10 @@ SharedSslCtx build_public_tls_context(const std::vector<CertificateFiles>& certi
 // one non-empty label, and needs at least two labels after it. Partial-label wildcards
 // (`f*.example.com`) and wildcards elsewhere never match.
 bool dns_name_matches(std::string_view pattern, std::string_view host_name);
+
+// The host_name in a ClientHello's server_name extension body (RFC 6066 section 3), as the
+// client sent it; nullopt when there is none or the extension is malformed. Pure: its input is
+// the client's bytes.
+std::optional<std::string> host_name_from_server_name_extension(std::string_view extension);
 
 }  // namespace oidcgw

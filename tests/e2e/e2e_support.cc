@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +14,8 @@
 #include <cctype>
 #include <fstream>
 #include <memory>
+#include <mutex>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -84,20 +88,52 @@ std::size_t collect_header(char* data, std::size_t size, std::size_t count, void
 
 }  // namespace
 
+// A port that the kernel never hands to a client connection (it lies below the ephemeral range)
+// and that no other test process takes: each candidate is reserved by an flock on a file in
+// /tmp/oidc-gateway-test-ports held until this process exits, then checked free by a bind.
+// (Binding port 0 and closing it, as before, let a parallel test's connect take the port before
+// the gateway bound it.)
 std::uint16_t free_loopback_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = 0;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    static std::mutex mutex;
+    static std::vector<int> reservations;  // lock files held for the life of the process
+    const std::lock_guard lock(mutex);
+    int ephemeral_low = 32768;
+    std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> ephemeral_low;
+    const int low = std::max(1024, ephemeral_low - 12'000);
+    const int count = ephemeral_low - low;
+    if (count <= 0) throw std::runtime_error("no port range below the ephemeral ports");
+    const std::string dir = "/tmp/oidc-gateway-test-ports";
+    ::mkdir(dir.c_str(), 01777);
+    std::minstd_rand random(
+        static_cast<unsigned>(::getpid()) ^
+        static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count()));
+    const int start = static_cast<int>(random() % static_cast<unsigned>(count));
+    for (int i = 0; i < count; ++i) {
+        const int port = low + (start + i) % count;
+        const std::string path = dir + "/" + std::to_string(port);
+        const int lock_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (lock_fd < 0) continue;
+        if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+            ::close(lock_fd);
+            continue;
+        }
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        const int on = 1;
+        ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);  // as the gateway binds
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        address.sin_port = htons(static_cast<std::uint16_t>(port));
+        const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
         ::close(fd);
-        throw std::runtime_error("cannot bind an ephemeral port");
+        if (!free) {
+            ::close(lock_fd);
+            continue;
+        }
+        reservations.push_back(lock_fd);
+        return static_cast<std::uint16_t>(port);
     }
-    socklen_t length = sizeof address;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-    ::close(fd);
-    return ntohs(address.sin_port);
+    throw std::runtime_error("no free loopback port below the ephemeral range");
 }
 
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {

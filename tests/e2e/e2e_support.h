@@ -13,7 +13,8 @@
 
 namespace oidcgw::testing {
 
-// A port that was free a moment ago on 127.0.0.1 (bound to 0, read back, closed).
+// A port free on 127.0.0.1 that nothing else can take before the gateway binds it: below the
+// kernel's ephemeral range and reserved for this process (see e2e_support.cc).
 std::uint16_t free_loopback_port();
 
 // Polls `condition` every 25 ms until it holds or `timeout` passes.

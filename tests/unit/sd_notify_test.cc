@@ -1,5 +1,6 @@
 #include "sd_notify.h"
 
+#include "notify_socket.h"
 #include "test_pki.h"
 
 #include <gtest/gtest.h>
@@ -17,52 +18,6 @@
 
 namespace oidcgw::testing {
 namespace {
-
-// A datagram socket standing in for systemd's notification socket. NOTIFY_SOCKET points at it
-// for the lifetime of the object and is unset afterwards.
-class NotifySocket {
-  public:
-    // `name` is a path, or "@name" for an abstract socket.
-    explicit NotifySocket(const std::string& name)
-        : fd_(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) {
-        if (fd_ < 0) throw std::runtime_error("socket failed");
-        sockaddr_un address{};
-        address.sun_family = AF_UNIX;
-        name.copy(address.sun_path, sizeof address.sun_path - 1);
-        if (name.starts_with('@')) address.sun_path[0] = '\0';
-        const auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size() +
-                                                   (name.starts_with('@') ? 0 : 1));
-        if (::bind(fd_, reinterpret_cast<const sockaddr*>(&address), length) != 0) {
-            ::close(fd_);
-            throw std::runtime_error("bind failed for " + name);
-        }
-        ::setenv("NOTIFY_SOCKET", name.c_str(), 1);
-    }
-    ~NotifySocket() {
-        ::unsetenv("NOTIFY_SOCKET");
-        ::close(fd_);
-    }
-    NotifySocket(const NotifySocket&) = delete;
-    NotifySocket& operator=(const NotifySocket&) = delete;
-
-    // The next datagram, waiting at most two seconds.
-    std::optional<std::string> receive() const {
-        pollfd readable{fd_, POLLIN, 0};
-        if (::poll(&readable, 1, 2000) != 1) return std::nullopt;
-        char buffer[4096];
-        const ssize_t got = ::recv(fd_, buffer, sizeof buffer, 0);
-        if (got < 0) return std::nullopt;
-        return std::string(buffer, static_cast<std::size_t>(got));
-    }
-
-    bool nothing_pending() const {
-        pollfd readable{fd_, POLLIN, 0};
-        return ::poll(&readable, 1, 0) == 0;
-    }
-
-  private:
-    int fd_;
-};
 
 unsigned long long monotonic_microseconds() {
     timespec now{};
@@ -134,6 +89,24 @@ TEST(SdNotify, UnusableSocketNamesFail) {
     ::setenv("NOTIFY_SOCKET", ("/" + std::string(200, 'x')).c_str(), 1);
     EXPECT_FALSE(notify_ready());
     ::unsetenv("NOTIFY_SOCKET");
+}
+
+TEST(SdNotify, WatchdogIntervalComesFromWatchdogUsecForThisProcessOnly) {
+    ::unsetenv("WATCHDOG_USEC");
+    ::unsetenv("WATCHDOG_PID");
+    EXPECT_FALSE(watchdog_interval());
+    ::setenv("WATCHDOG_USEC", "15000000", 1);
+    EXPECT_EQ(watchdog_interval(), std::chrono::microseconds(15'000'000));
+    ::setenv("WATCHDOG_PID", std::to_string(::getpid()).c_str(), 1);
+    EXPECT_EQ(watchdog_interval(), std::chrono::microseconds(15'000'000));
+    ::setenv("WATCHDOG_PID", std::to_string(::getpid() + 1).c_str(), 1);
+    EXPECT_FALSE(watchdog_interval()) << "meant for another process";
+    ::unsetenv("WATCHDOG_PID");
+    for (const char* invalid : {"", "0", "abc", "15s", "12 "}) {
+        ::setenv("WATCHDOG_USEC", invalid, 1);
+        EXPECT_FALSE(watchdog_interval()) << invalid;
+    }
+    ::unsetenv("WATCHDOG_USEC");
 }
 
 }  // namespace

@@ -638,6 +638,82 @@ TEST_F(TlsServerContextTest, TicketsResumeAcrossContextsSharingTheirKeys) {
     }
 }
 
+// RFC 6066 section 3: a session made for one name must not resume under a name that selects
+// another certificate, by TLS 1.3 ticket, TLS 1.2 ticket or TLS 1.2 session ID alike.
+TEST_F(TlsServerContextTest, ASessionNeverResumesUnderANameOfAnotherCertificateGroup) {
+    const IssuedFiles main_certificate = issue("main", {"localhost", "main.test"});
+    const IssuedFiles other = issue("other", {"other.test"});
+    SharedSslCtx context = build({files(main_certificate), files(other)});
+    ASSERT_TRUE(context);
+    struct Case {
+        const char* label;
+        int max_version;
+        bool no_tickets;
+    };
+    for (const Case& shape :
+         {Case{"TLS 1.3 ticket", 0, false}, Case{"TLS 1.2 ticket", TLS1_2_VERSION, false},
+          Case{"TLS 1.2 session ID", TLS1_2_VERSION, true}}) {
+        for (const auto& [made_for, tried_as] :
+             {std::pair<std::string, std::string>{"other.test", "localhost"},
+              {"localhost", "other.test"},
+              {"", "other.test"}}) {
+            const std::string label =
+                std::string(shape.label) + " made for '" + made_for + "', tried as " + tried_as;
+            ClientOptions options;
+            options.sni = made_for;
+            options.max_version = shape.max_version;
+            options.no_tickets = shape.no_tickets;
+            const HandshakeResult first = handshake(context.get(), options);
+            ASSERT_TRUE(first.completed) << label << ": " << first.failure;
+            ASSERT_TRUE(first.session) << label;
+
+            options.resume = first.session.get();
+            const HandshakeResult same_name = handshake(context.get(), options);
+            ASSERT_TRUE(same_name.completed) << label << ": " << same_name.failure;
+            EXPECT_TRUE(same_name.reused) << label << " (the same name resumes)";
+
+            options.sni = tried_as;
+            const HandshakeResult other_name = handshake(context.get(), options);
+            ASSERT_TRUE(other_name.completed) << label << ": " << other_name.failure;
+            EXPECT_FALSE(other_name.reused) << label;
+            EXPECT_EQ(other_name.peer_common_name, tried_as == "other.test" ? "other" : "main")
+                << label;
+        }
+    }
+}
+
+TEST(ServerNameExtension, ParsesTheHostNameAndRefusesMalformedLists) {
+    const auto extension = [](const std::string& entries) {
+        std::string out;
+        out += static_cast<char>(entries.size() >> 8);
+        out += static_cast<char>(entries.size() & 0xff);
+        return out + entries;
+    };
+    const auto entry = [](char type, const std::string& name) {
+        std::string out(1, type);
+        out += static_cast<char>(name.size() >> 8);
+        out += static_cast<char>(name.size() & 0xff);
+        return out + name;
+    };
+    EXPECT_EQ(host_name_from_server_name_extension(extension(entry(0, "oidc.test"))),
+              std::optional<std::string>("oidc.test"));
+    // An unknown name type first is skipped.
+    EXPECT_EQ(
+        host_name_from_server_name_extension(extension(entry(7, "zz") + entry(0, "oidc.test"))),
+        std::optional<std::string>("oidc.test"));
+    EXPECT_FALSE(host_name_from_server_name_extension(""));
+    EXPECT_FALSE(host_name_from_server_name_extension(std::string("\x00", 1)));
+    EXPECT_FALSE(host_name_from_server_name_extension(extension("")));
+    EXPECT_FALSE(host_name_from_server_name_extension(extension(entry(0, ""))));
+    EXPECT_FALSE(host_name_from_server_name_extension(extension(entry(0, std::string("a\0b", 3)))));
+    // The list length disagrees with the bytes; an entry runs past the end.
+    EXPECT_FALSE(host_name_from_server_name_extension(extension(entry(0, "oidc.test")) + "x"));
+    std::string truncated = extension(entry(0, "oidc.test"));
+    truncated[4] = 50;
+    EXPECT_FALSE(host_name_from_server_name_extension(truncated));
+    EXPECT_FALSE(host_name_from_server_name_extension(extension(std::string(2, '\0'))));
+}
+
 TEST_F(TlsServerContextTest, Tls12ClientsWithoutTicketsResumeFromTheSessionCache) {
     const IssuedFiles certificate = issue("cache", {"cache.test"});
     SharedSslCtx context = build({files(certificate)});
@@ -758,13 +834,58 @@ TEST(SessionTicketKeysTest, EncryptsUnderTheCurrentKeyAndFindsOnlyKnownNames) {
         EXPECT_EQ(keys.decrypt(first_name, iv, cipher.get(), mac.get()), 2);
         EXPECT_EQ(keys.decrypt(second_name, iv, cipher.get(), mac.get()), 1);
     }
-    elapsed_seconds = 250;  // checked lazily: one rotation, whatever the time that passed
+    elapsed_seconds = 250;  // checked lazily: one rotation; each key judged by its own age
     {
         auto [cipher, mac] = contexts();
         EXPECT_EQ(keys.decrypt(first_name, iv, cipher.get(), mac.get()), 0);
         EXPECT_EQ(keys.decrypt(second_name, iv, cipher.get(), mac.get()), 2);
     }
     EXPECT_EQ(keys.keys_made(), 3u);
+}
+
+// Rotation runs only when a ticket is issued or presented; after a quiet spell the key that was
+// current must not live on as the "previous" one beyond its two periods.
+TEST(SessionTicketKeysTest, AfterAQuietSpellAKeyTwoPeriodsOldNoLongerDecrypts) {
+    const auto start = std::chrono::steady_clock::now();
+    std::atomic<long> elapsed_seconds{0};
+    SessionTicketKeys keys(std::chrono::seconds(100),
+                           [&] { return start + std::chrono::seconds(elapsed_seconds); });
+    EvpMacPtr hmac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
+    ASSERT_TRUE(hmac);
+    unsigned char name[16] = {};
+    unsigned char iv[EVP_MAX_IV_LENGTH] = {};
+    {
+        EvpCipherCtxPtr cipher(EVP_CIPHER_CTX_new());
+        EvpMacCtxPtr mac(EVP_MAC_CTX_new(hmac.get()));
+        ASSERT_EQ(keys.encrypt(name, iv, cipher.get(), mac.get()), 1);
+    }
+    elapsed_seconds = 150;  // one period and a half: still the previous key
+    {
+        EvpCipherCtxPtr cipher(EVP_CIPHER_CTX_new());
+        EvpMacCtxPtr mac(EVP_MAC_CTX_new(hmac.get()));
+        EXPECT_EQ(keys.decrypt(name, iv, cipher.get(), mac.get()), 2);
+    }
+    elapsed_seconds = 200;  // two periods since it was made, though retired only at 150 s
+    {
+        EvpCipherCtxPtr cipher(EVP_CIPHER_CTX_new());
+        EvpMacCtxPtr mac(EVP_MAC_CTX_new(hmac.get()));
+        EXPECT_EQ(keys.decrypt(name, iv, cipher.get(), mac.get()), 0);
+    }
+
+    SessionTicketKeys quiet(std::chrono::seconds(100),
+                            [&] { return start + std::chrono::seconds(elapsed_seconds); });
+    elapsed_seconds = 0;
+    {
+        EvpCipherCtxPtr cipher(EVP_CIPHER_CTX_new());
+        EvpMacCtxPtr mac(EVP_MAC_CTX_new(hmac.get()));
+        ASSERT_EQ(quiet.encrypt(name, iv, cipher.get(), mac.get()), 1);
+    }
+    elapsed_seconds = 250;  // nothing in between: the first use after the spell finds it dead
+    {
+        EvpCipherCtxPtr cipher(EVP_CIPHER_CTX_new());
+        EvpMacCtxPtr mac(EVP_MAC_CTX_new(hmac.get()));
+        EXPECT_EQ(quiet.decrypt(name, iv, cipher.get(), mac.get()), 0);
+    }
 }
 
 TEST(SessionTicketKeysTest, ServesEveryWorkerAtOnce) {
