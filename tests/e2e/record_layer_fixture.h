@@ -10,6 +10,7 @@
 #pragma once
 
 #include "gateway_fixture.h"
+#include "prometheus_text.h"
 #include "record_shaper.h"
 
 #include <poll.h>
@@ -208,12 +209,38 @@ class RecordLayerFixture : public GatewayE2E, public ::testing::WithParamInterfa
         if (watch.wall() < kMinWatchWindow)
             std::this_thread::sleep_for(kMinWatchWindow - watch.wall());
         const double runnable = watch.busiest_runnable_share();
+        // In the XML report (--gtest_output=xml), to see the margins a run had.
+        RecordProperty("cpu_share_percent", static_cast<int>(watch.cpu_share() * 100));
+        RecordProperty("busiest_thread_runnable_percent", static_cast<int>(runnable * 100));
         EXPECT_LT(watch.cpu_share(), kMaxCpuShare)
             << what << ": the gateway used " << watch.cpu().count() << " ms of CPU in "
             << watch.wall().count() << " ms (a worker spins)";
         EXPECT_LT(runnable, kMaxRunnableShare)
             << what << ": a gateway thread was runnable " << static_cast<int>(runnable * 100)
             << "% of " << watch.wall().count() << " ms (it spins)";
+        expect_loops_live(what);
+    }
+
+    // The gateway's own account agrees: /healthz says every loop is live, and no pass of a
+    // worker's event loop ran its callbacks for more than half a second (a worker that keeps
+    // re-running a callback never finishes its pass; a healthy pass takes microseconds).
+    void expect_loops_live(const std::string& what) {
+        const HttpResponse healthz = health("/healthz");
+        EXPECT_EQ(healthz.status, 200) << what << ": " << healthz.body;
+        const PrometheusParse metrics = parse_prometheus_text(health("/metrics").body);
+        ASSERT_TRUE(metrics.ok) << metrics.error;
+        for (int w = 0; w < workers_; ++w) {
+            const std::string loop = "worker-" + std::to_string(w);
+            const auto passes = find_sample(
+                metrics, "oidc_gateway_loop_pass_duration_seconds_count", {{"loop", loop}});
+            const auto short_passes =
+                find_sample(metrics, "oidc_gateway_loop_pass_duration_seconds_bucket",
+                            {{"loop", loop}, {"le", "0.5"}});
+            ASSERT_TRUE(passes && short_passes) << what << ": no pass metrics for " << loop;
+            EXPECT_EQ(*short_passes, *passes)
+                << what << ": " << *passes - *short_passes << " pass(es) of " << loop
+                << " ran longer than 0.5 s";
+        }
     }
 
     // Reads every client's incoming bytes until all are closed by the server or `until` passes,
