@@ -77,6 +77,7 @@ TEST_P(RecordLayerProtocolE2E, EmptyPaddedAndOversizedRecords) {
     expect_no_spin(watch, "empty, padded and oversized records");
     expect_one_jwks_response(empties, "empty records around a request", jwks_);
     expect_one_jwks_response(padded, "a request padded to the largest record", jwks_);
+    EXPECT_TRUE(empties.closed() && padded.closed());  // Connection: close
     // OpenSSL refuses more than 32 empty records in a row (unexpected_message).
     expect_closed_at_once(flood, flood_at, "1000 empty records");
     expect_closed_at_once(overflow, overflow_at, "16385 bytes of plaintext in a record");
