@@ -182,8 +182,9 @@ TEST_P(RecordLayerProtocolE2E, KeyUpdateFloodsNeitherStallTheWorkerNorOutliveThe
     EXPECT_TRUE(unrequested->closed() && ordinary->closed());  // Connection: close
 }
 
-// ChangeCipherSpec after a TLS 1.3 or 1.2 handshake, between the two records of a request, and
-// before the ClientHello: each ends the connection at once, unanswered.
+// ChangeCipherSpec after a TLS 1.3 or 1.2 handshake, between the two records of a request,
+// before the ClientHello, and a thousand in a TLS 1.3 handshake: each ends the connection at
+// once, unanswered. Five in a TLS 1.3 handshake are dropped, as RFC 8446 says.
 TEST_P(RecordLayerProtocolE2E, ChangeCipherSpecAtOddTimesEndsTheConnection) {
     start();
     auto after13 = shaped();
@@ -199,17 +200,40 @@ TEST_P(RecordLayerProtocolE2E, ChangeCipherSpecAtOddTimesEndsTheConnection) {
     ASSERT_TRUE(after12->send(kChangeCipherSpecRecord));
     between->send(split);
     auto first = shaped(0, /*handshake=*/false);
+    ASSERT_TRUE(first->connected());
     EXPECT_FALSE(first->handshake([&](std::string_view flight) {
         first->send(kChangeCipherSpecRecord + std::string(flight));
     }));
+    // Within a TLS 1.3 handshake a CCS is dropped (RFC 8446 section 5), a few extra ones too;
+    // OpenSSL counts them with empty records and ends the connection past 32.
+    const auto extra_ccs = [&](std::size_t count) {
+        auto client = shaped(0, /*handshake=*/false);
+        int flights = 0;
+        const bool finished = client->handshake([&](std::string_view flight) {
+            std::string out;  // before the second flight, which begins with the client's own CCS
+            if (flights++ == 1) {
+                for (std::size_t i = 0; i < count; ++i) out += kChangeCipherSpecRecord;
+            }
+            client->send(out + std::string(flight));
+        });
+        if (finished) client->send(client->seal(request(/*close=*/true)));
+        return client;
+    };
+    auto five_more = extra_ccs(5);
+    const auto flood_at = ShaperClock::now();
+    auto flood = extra_ccs(1000);
     expect_good_client_served("after ChangeCipherSpec records");
-    wait_all_closed({after13.get(), after12.get(), between.get(), first.get()},
-                    ShaperClock::now() + 2s);
+    wait_all_closed(
+        {after13.get(), after12.get(), between.get(), first.get(), five_more.get(), flood.get()},
+        ShaperClock::now() + 2s);
     expect_no_spin(watch, "ChangeCipherSpec at odd times");
     expect_closed_at_once(*after13, sent_at, "CCS after a TLS 1.3 handshake");
     expect_closed_at_once(*after12, sent_at, "CCS after a TLS 1.2 handshake");
     expect_closed_at_once(*between, sent_at, "CCS between the records of a request");
     expect_closed_at_once(*first, sent_at, "CCS before the ClientHello");
+    expect_one_jwks_response(*five_more, "five extra CCS in a TLS 1.3 handshake", jwks_);
+    EXPECT_TRUE(five_more->closed());  // Connection: close
+    expect_closed_at_once(*flood, flood_at, "1000 extra CCS in a TLS 1.3 handshake");
 }
 
 // A TLS 1.2 client asks to renegotiate: the gateway refuses (a no_renegotiation warning, never a
@@ -263,6 +287,7 @@ TEST_P(RecordLayerProtocolE2E, HandshakesInOneByteRecords) {
     };
     const CpuWatch watch(gateway_->pid());
     auto stalled = shaped(0, /*handshake=*/false);
+    ASSERT_TRUE(stalled->connected());
     SSL_do_handshake(stalled->ssl());
     const std::string stalled_hello = refragment(stalled->take_output(), 1);
     const auto stalled_at = ShaperClock::now();
@@ -271,6 +296,7 @@ TEST_P(RecordLayerProtocolE2E, HandshakesInOneByteRecords) {
     std::vector<std::unique_ptr<ShapedTlsClient>> clients;
     for (const int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
         clients.push_back(shaped(version, /*handshake=*/false));
+        ASSERT_TRUE(clients.back()->connected());
         ShapedTlsClient& client = *clients.back();
         int flights = 0;
         ASSERT_TRUE(client.handshake([&](std::string_view flight) {
