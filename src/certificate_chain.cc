@@ -1,5 +1,7 @@
 #include "certificate_chain.h"
 
+#include "file_reading.h"
+
 #include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -33,28 +35,11 @@ std::string quoted(const std::string& path) {
     return "\"" + path + "\"";
 }
 
-// Reads the file ourselves (rather than BIO_new_file) so that errors carry errno's reason.
+// Read by us rather than BIO_new_file: bounded, never blocking on a FIFO, errors with reasons.
 bool read_pem_file(const std::string& path, std::string* content, std::string* error) {
-    errno = 0;
-    FilePtr file(std::fopen(path.c_str(), "rb"));
-    if (!file) {
-        set_error(error, "cannot read " + quoted(path) + ": " + std::strerror(errno));
-        return false;
-    }
-    content->clear();
-    char buffer[16384];
-    while (true) {
-        const std::size_t got = std::fread(buffer, 1, sizeof buffer, file.get());
-        content->append(buffer, got);
-        if (content->size() > kMaxPemFileBytes) {
-            set_error(error, "cannot read " + quoted(path) + ": larger than 4 MiB");
-            return false;
-        }
-        if (got < sizeof buffer) break;
-    }
-    if (std::ferror(file.get()) != 0) {
-        // fread leaves errno set, e.g. EISDIR when the path is a directory.
-        set_error(error, "cannot read " + quoted(path) + ": " + std::strerror(errno));
+    std::string problem;
+    if (!read_regular_file(path, kMaxPemFileBytes, content, &problem)) {
+        set_error(error, "cannot read " + quoted(path) + ": " + problem);
         return false;
     }
     return true;

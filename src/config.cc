@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "file_reading.h"
+
 #include "certificate_chain.h"
 #include "duration.h"
 #include "privileges.h"
@@ -536,9 +538,10 @@ bool read_boolean(const json& value, const std::string& key) {
 }
 
 ConnectionLimits read_limits(const json& value, const std::string& key) {
-    const ObjectReader reader(value, key,
-                              {"max_connections", "max_connections_per_ip",
-                               "new_connections_per_ip_per_second", "max_requests_per_connection"});
+    const ObjectReader reader(
+        value, key,
+        {"max_connections", "max_connections_per_ip", "new_connections_per_ip_per_second",
+         "max_requests_per_connection", "health_max_connections", "health_max_connections_per_ip"});
     ConnectionLimits limits;
     const auto integer = [&](std::string_view name, long long minimum, long long maximum,
                              unsigned* out) {
@@ -552,6 +555,8 @@ ConnectionLimits read_limits(const json& value, const std::string& key) {
     integer("new_connections_per_ip_per_second", 1, 1'000'000,
             &limits.new_connections_per_ip_per_second);
     integer("max_requests_per_connection", 1, 1'000'000, &limits.max_requests_per_connection);
+    integer("health_max_connections", 1, 10'000, &limits.health_max_connections);
+    integer("health_max_connections_per_ip", 1, 10'000, &limits.health_max_connections_per_ip);
     return limits;
 }
 
@@ -760,24 +765,9 @@ std::optional<ConfigError> check_account(const Config& config) {
 using FilePtr = std::unique_ptr<std::FILE, CDeleter<std::fclose>>;
 
 bool read_config_text(const std::string& path, std::string* text, std::string* error) {
-    errno = 0;
-    FilePtr file(std::fopen(path.c_str(), "rb"));
-    if (!file) {
-        *error = "cannot read " + quote(path) + ": " + std::strerror(errno);
-        return false;
-    }
-    char buffer[16384];
-    while (true) {
-        const std::size_t got = std::fread(buffer, 1, sizeof buffer, file.get());
-        text->append(buffer, got);
-        if (text->size() > kMaxConfigFileBytes) {
-            *error = "cannot read " + quote(path) + ": larger than 1 MiB";
-            return false;
-        }
-        if (got < sizeof buffer) break;
-    }
-    if (std::ferror(file.get()) != 0) {
-        *error = "cannot read " + quote(path) + ": " + std::strerror(errno);
+    std::string problem;
+    if (!read_regular_file(path, kMaxConfigFileBytes, text, &problem)) {
+        *error = "cannot read " + quote(path) + ": " + problem;
         return false;
     }
     return true;

@@ -55,6 +55,10 @@ struct ConnectionLimits {
     unsigned max_connections_per_ip = 100;            // open at once from one client address
     unsigned new_connections_per_ip_per_second = 50;  // accepted per second from one address
     unsigned max_requests_per_connection = 1'000;     // then the connection closes
+    // The health listener's own caps: a neighbour on the private side must not be able to hold
+    // the descriptors the public side needs.
+    unsigned health_max_connections = 64;
+    unsigned health_max_connections_per_ip = 16;
 
     bool operator==(const ConnectionLimits&) const = default;
 };

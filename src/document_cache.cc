@@ -1,5 +1,7 @@
 #include "document_cache.h"
 
+#include "file_reading.h"
+
 #include "digest.h"
 #include "strict_json.h"
 
@@ -97,18 +99,13 @@ std::optional<AcceptedDocuments> DocumentCache::load(const IssuerUrl& issuer,
     error->clear();
     if (!enabled()) return std::nullopt;
     const std::string path = file_for(issuer);
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        if (errno != ENOENT) *error = "cannot read " + path + ": " + errno_text();
-        return std::nullopt;
-    }
     // Bodies may be JSON-escaped in the record, so allow room above twice the document cap.
     const std::size_t limit = 4 * max_document_bytes + 65536;
-    std::string text(limit + 1, '\0');
-    in.read(text.data(), static_cast<std::streamsize>(text.size()));
-    text.resize(static_cast<std::size_t>(in.gcount()));
-    if (text.size() > limit) {
-        *error = path + ": larger than any record this gateway writes";
+    std::string text;
+    std::string problem;
+    bool missing = false;
+    if (!read_regular_file(path, limit, &text, &problem, &missing)) {
+        if (!missing) *error = "cannot read " + path + ": " + problem;
         return std::nullopt;
     }
     std::string parse_error;

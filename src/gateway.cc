@@ -46,6 +46,14 @@ ConnectionDeadlines deadlines_from(const Config& config) {
     return deadlines;
 }
 
+// The health listener's admission: its own caps, the public side's rate per address.
+ConnectionLimits health_limits(const ConnectionLimits& limits) {
+    ConnectionLimits health = limits;
+    health.max_connections = limits.health_max_connections;
+    health.max_connections_per_ip = limits.health_max_connections_per_ip;
+    return health;
+}
+
 ListenSocketOptions public_socket_options(const ConnectionDeadlines& deadlines) {
     ListenSocketOptions options;
     options.reuse_port = true;
@@ -99,6 +107,13 @@ std::shared_ptr<const IssuerPublication> Gateway::load_cached(const IssuerConfig
                                   {"confirmed_at", iso_time(cached->confirmed_at)}});
     return build_issuer_publication(
         std::move(*cached), std::chrono::duration_cast<std::chrono::seconds>(config.max_age));
+}
+
+void Gateway::log_withdrawn(const std::vector<std::string>& withdrawn) {
+    for (const std::string& line : withdrawn) {
+        logger_.error("jwks_path_conflict",
+                      {{"detail", line + "; the pair is not published, the upstream is asked"}});
+    }
 }
 
 std::vector<CertificateInfo> Gateway::describe_certificates(const Config& config) const {
@@ -167,23 +182,24 @@ bool Gateway::start(Config initial, std::string* error) {
         if (slot.published) slot.confirmed_at->store(slot.published->documents.confirmed_at);
         publication->issuers.push_back(std::move(slot));
     }
+    log_withdrawn(withdraw_conflicting_pairs(*publication));
     snapshot_ = std::make_unique<PublishedSnapshot>(std::move(publication));
 
     const ConnectionDeadlines deadlines = deadlines_from(*config);
     const RequestLimits limits;
     admission_ = std::make_unique<AdmissionControl>(config->limits);
-    const auto rejected = [this](const char* reason) {
+    const auto rejected = [this](const char* side, const char* reason) {
         return &metrics_.counter("oidc_gateway_connections_rejected_total",
-                                 "Public connections refused at accept (limits), by reason.",
-                                 {{"reason", reason}});
+                                 "Connections refused at accept (limits), by side and reason.",
+                                 {{"side", side}, {"reason", reason}});
     };
     const LoopCounters public_counters{
         &metrics_.counter("oidc_gateway_connections_accepted_total",
                           "Connections accepted, by side.", {{"side", "public"}}),
         &metrics_.counter("oidc_gateway_tls_handshake_failures_total",
                           "TLS handshakes that failed or timed out on the public side."),
-        rejected("max_connections"), rejected("max_connections_per_ip"),
-        rejected("new_connections_per_ip_per_second")};
+        rejected("public", "max_connections"), rejected("public", "max_connections_per_ip"),
+        rejected("public", "new_connections_per_ip_per_second")};
     const LoopPolicy public_policy{admission_.get(), config->limits.max_requests_per_connection};
     const ListenSocketOptions socket_options = public_socket_options(deadlines);
     for (unsigned w = 0; w < config->resolved_workers(); ++w) {
@@ -206,12 +222,21 @@ bool Gateway::start(Config initial, std::string* error) {
         *snapshot_, status_,
         HealthRequestHandler::Renderers{[this] { return render_metrics(); },
                                         [this] { return render_status(); },
-                                        [this] { return liveness_->stalled(); }});
+                                        [this] { return liveness_->stalled(); },
+                                        &metrics_.counter("oidc_gateway_health_renders_total",
+                                                          "Renders of /metrics and /status (at "
+                                                          "most one each per second).")});
+    health_admission_ = std::make_unique<AdmissionControl>(health_limits(config->limits));
     health_loop_ = std::make_unique<ServerLoop>(
         "health", deadlines, limits, logger_,
         LoopCounters{&metrics_.counter("oidc_gateway_connections_accepted_total",
                                        "Connections accepted, by side.", {{"side", "health"}}),
-                     nullptr});
+                     nullptr, rejected("health", "max_connections"),
+                     rejected("health", "max_connections_per_ip"),
+                     rejected("health", "new_connections_per_ip_per_second"),
+                     rejected("health", "descriptor_reserve")},
+        LoopPolicy{health_admission_.get(), config->limits.max_requests_per_connection,
+                   /*keep_descriptor_reserve=*/true});
     if (config->health_listen) {
         const int fd = open_listen_socket(*config->health_listen, {}, error);
         if (fd < 0 || !health_loop_->add_listener(config->health_listen->text, fd, nullptr,
@@ -363,6 +388,7 @@ bool Gateway::reload_with(Config next_config, std::string* error) {
     logger_.configure(next->log_format, next->log_level);
     access_log_.configure(next->access_log.enabled, next->access_log.max_per_second);
     admission_->set_limits(next->limits);
+    health_admission_->set_limits(health_limits(next->limits));
     liveness_->set_threshold(next->timeouts.worker_stall);
     tls_ = next_tls;
     for (std::size_t w = 0; w < workers_.size(); ++w) {
@@ -386,7 +412,10 @@ bool Gateway::reload_with(Config next_config, std::string* error) {
     }
     if (health_loop_) {
         ServerLoop* loop = health_loop_.get();
-        loop->post([loop, next_deadlines] { loop->set_deadlines(next_deadlines); });
+        loop->post([loop, next_deadlines, max_requests = next->limits.max_requests_per_connection] {
+            loop->set_deadlines(next_deadlines);
+            loop->set_max_requests_per_connection(max_requests);
+        });
     }
     if (next_health != previous_health) {
         auto adopted = std::make_shared<UniqueFd>(std::move(health_fd));
@@ -429,6 +458,7 @@ bool Gateway::reload_with(Config next_config, std::string* error) {
             }
             publication->issuers.push_back(std::move(slot));
         }
+        log_withdrawn(withdraw_conflicting_pairs(*publication));
         return publication;
     });
 

@@ -83,11 +83,13 @@ class Gateway {
                          const Config& config);
     void register_collectors();
     void log_certificate_warnings(const std::vector<std::string>& warnings);
+    void log_withdrawn(const std::vector<std::string>& withdrawn);
     void record_reload(bool ok, const std::string& error);
 
     Logger& logger_;
     MetricsRegistry metrics_;
     std::unique_ptr<AdmissionControl> admission_;  // shared by the public loops
+    std::unique_ptr<AdmissionControl> health_admission_;
     AccessLog access_log_;
     std::time_t started_at_ = 0;
 

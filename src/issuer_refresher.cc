@@ -305,6 +305,13 @@ IssuerRefresher::PairAttempt IssuerRefresher::fetch_pair(const UpstreamUrl& upst
         rejected("jwks", rejection);
         return attempt;
     }
+    // One issuer's upstream must not place keys where another configured issuer's clients look.
+    const std::string conflict = jwks_path_conflict(*context_.snapshot.load(), issuer_.issuer,
+                                                    accepted->discovery.jwks_path);
+    if (!conflict.empty()) {
+        rejected("discovery", Rejection{"jwks_path_conflict", conflict});
+        return attempt;
+    }
     record_upstream(upstream, "ok", "", discovery.elapsed + jwks.elapsed);
     attempt.documents = std::move(accepted);
     return attempt;

@@ -16,6 +16,9 @@ namespace oidcgw {
 
 inline constexpr std::size_t kAwsMaxKeysPerType = 100;  // RSA and EC counted separately
 inline constexpr std::size_t kEntraKeptKeys = 100;      // Entra ignores keys after the 100th
+// Keys judged one by one (kid, kty/alg/use/crv per provider): more than any identity provider
+// uses (AWS: 100 RSA and 100 EC; Entra: the first 100). Counts per type cover every key.
+inline constexpr std::size_t kMaxKeysExamined = 300;
 
 // The members of one key that decide who can use it (absent members are "").
 struct JwkSummary {

@@ -1,6 +1,7 @@
 #include "jwt_verification.h"
 
 #include "strict_json.h"
+#include "text_escape.h"
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -146,7 +147,7 @@ EvpPkeyPtr ec_key(const json& jwk, const std::string& crv, std::string* error) {
         if (candidate.jwk_name == crv) curve = &candidate;
     }
     if (curve == nullptr) {
-        fail(error, "EC curve \"" + crv + "\" is not P-256, P-384 or P-521");
+        fail(error, "EC curve " + quote_untrusted(crv) + " is not P-256, P-384 or P-521");
         return nullptr;
     }
     const std::optional<std::string> x = jwk_bytes(jwk, "x", error);
@@ -173,7 +174,7 @@ EvpPkeyPtr ec_key(const json& jwk, const std::string& crv, std::string* error) {
 EvpPkeyPtr okp_key(const json& jwk, const std::string& crv, std::string* error) {
     const int type = crv == "Ed25519" ? EVP_PKEY_ED25519 : crv == "Ed448" ? EVP_PKEY_ED448 : 0;
     if (type == 0) {
-        fail(error, "OKP curve \"" + crv + "\" is not Ed25519 or Ed448");
+        fail(error, "OKP curve " + quote_untrusted(crv) + " is not Ed25519 or Ed448");
         return nullptr;
     }
     const std::optional<std::string> x = jwk_bytes(jwk, "x", error);
@@ -297,8 +298,9 @@ EvpPkeyPtr public_key_from_jwk(const json& jwk, std::string* error) {
     if (kty == "RSA") return rsa_key(jwk, error);
     if (kty == "EC") return ec_key(jwk, crv, error);
     if (kty == "OKP") return okp_key(jwk, crv, error);
-    fail(error, kty.empty() ? std::string("the key has no \"kty\"")
-                            : "key type \"" + kty + "\" cannot verify signatures here");
+    fail(error, kty.empty()
+                    ? std::string("the key has no \"kty\"")
+                    : "key type " + quote_untrusted(kty) + " cannot verify signatures here");
     return nullptr;
 }
 
@@ -309,21 +311,23 @@ bool is_supported_jws_algorithm(std::string_view alg) {
 bool verify_jwt_signature(const DecodedJwt& token, const json& jwk, std::string* error) {
     const Algorithm* algorithm = find_algorithm(token.alg);
     if (algorithm == nullptr) {
-        return fail(error, "algorithm \"" + token.alg +
-                               "\" is not an asymmetric JWS algorithm "
+        return fail(error, "algorithm " + quote_untrusted(token.alg) +
+                               " is not an asymmetric JWS algorithm "
                                "a relying party accepts");
     }
     if (!jwk.is_object()) return fail(error, "the key is not a JSON object");
     const std::string kty = string_member(jwk, "kty");
     if (kty != algorithm->kty) {
-        return fail(error, "the token says " + token.alg + " but the key is kty \"" + kty + "\"");
+        return fail(error,
+                    "the token says " + token.alg + " but the key is kty " + quote_untrusted(kty));
     }
     if (const std::string key_alg = string_member(jwk, "alg");
         !key_alg.empty() && key_alg != token.alg) {
-        return fail(error, "the token says " + token.alg + " but the key is for " + key_alg);
+        return fail(error, "the token says " + token.alg + " but the key is for " +
+                               quote_untrusted(key_alg));
     }
     if (const std::string use = string_member(jwk, "use"); !use.empty() && use != "sig") {
-        return fail(error, "the key's use is \"" + use + "\", not \"sig\"");
+        return fail(error, "the key's use is " + quote_untrusted(use) + ", not \"sig\"");
     }
     if (!algorithm->curve.empty() && string_member(jwk, "crv") != algorithm->curve) {
         return fail(error, "the token says " + token.alg + ", which needs curve " +

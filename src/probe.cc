@@ -4,6 +4,7 @@
 #include "jwks_checks.h"
 #include "probe_checks.h"
 #include "probe_fetch.h"
+#include "text_escape.h"
 #include "token_checks.h"
 
 #include <curl/curl.h>
@@ -48,7 +49,7 @@ void append(std::vector<Check>& checks, std::vector<Check> more) {
 bool add_fetch_rows(std::vector<Check>& checks, const char* id_prefix, const char* section,
                     const char* title, const std::string& url, const ProbeFetch& fetch) {
     Check fetched = check_fetch(std::string(id_prefix) + ".fetch", section, title, fetch);
-    fetched.detail += " from " + quoted_value(url);
+    fetched.detail += " from " + quote_untrusted(url);
     checks.push_back(fetched);
     const bool usable = fetch.reached && fetch.status == 200;
     if (usable) {

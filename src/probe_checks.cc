@@ -3,8 +3,7 @@
 #include "certificate_chain.h"
 #include "duration.h"
 #include "strict_json.h"
-#include "thumbprint.h"
-#include "utc_time.h"
+#include "text_escape.h"
 
 #include <nlohmann/json.hpp>
 
@@ -17,19 +16,12 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kUrlSection = "URL";
-constexpr const char* kTlsSection = "TLS";
 constexpr const char* kDiscoverySection = "Discovery";
 
 std::string lower_ascii(std::string_view text) {
     std::string lowered(text);
     for (char& c : lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return lowered;
-}
-
-std::string joined(const std::vector<std::string>& parts, const char* separator) {
-    std::string text;
-    for (const std::string& part : parts) text += (text.empty() ? "" : separator) + part;
-    return text;
 }
 
 std::optional<std::uint16_t> parse_port_text(const std::string& text) {
@@ -42,6 +34,19 @@ std::optional<std::uint16_t> parse_port_text(const std::string& text) {
     return static_cast<std::uint16_t>(value);
 }
 
+bool is_array_of_strings(const json& value) {
+    return value.is_array() &&
+           std::all_of(value.begin(), value.end(), [](const json& v) { return v.is_string(); });
+}
+
+}  // namespace
+
+std::string joined(const std::vector<std::string>& parts, const char* separator) {
+    std::string text;
+    for (const std::string& part : parts) text += (text.empty() ? "" : separator) + part;
+    return text;
+}
+
 std::vector<Check> skip_rest(std::vector<Check> checks,
                              const std::vector<std::pair<const char*, const char*>>& rows,
                              const char* section, const std::string& reason) {
@@ -49,22 +54,6 @@ std::vector<Check> skip_rest(std::vector<Check> checks,
         checks.push_back(skipped_check(id, section, title, reason));
     return checks;
 }
-
-// Certificate names come from the server: shown bare when plain printable ASCII, else quoted
-// and escaped so that they cannot carry terminal control sequences.
-std::string printable_or_quoted(const std::string& text) {
-    const bool printable = std::all_of(text.begin(), text.end(), [](char c) {
-        return static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7f;
-    });
-    return printable ? text : quoted_value(text);
-}
-
-bool is_array_of_strings(const json& value) {
-    return value.is_array() &&
-           std::all_of(value.begin(), value.end(), [](const json& v) { return v.is_string(); });
-}
-
-}  // namespace
 
 std::optional<ProbeUrl> split_probe_url(std::string_view url) {
     const std::size_t scheme_end = url.find("://");
@@ -123,12 +112,12 @@ std::vector<Check> check_issuer_url(std::string_view url) {
     Check scheme = make_check("url.scheme", kUrlSection, "https scheme");
     const std::optional<ProbeUrl> parts = split_probe_url(url);
     if (!parts) {
-        checks.push_back(scheme.all(Mark::Fail, quoted_value(url) +
+        checks.push_back(scheme.all(Mark::Fail, quote_untrusted(url) +
                                                     " is not an absolute URL such as "
                                                     "https://oidc.example.com"));
         return skip_rest(std::move(checks), later_rows, kUrlSection, "the URL does not parse");
     }
-    scheme.detail = quoted_value(parts->scheme);
+    scheme.detail = quote_untrusted(parts->scheme);
     if (parts->scheme != "https") {
         scheme.all(Mark::Fail, lower_ascii(parts->scheme) == "https"
                                    ? "write \"https\" in lowercase: issuers are compared byte for "
@@ -137,7 +126,7 @@ std::vector<Check> check_issuer_url(std::string_view url) {
     }
     checks.push_back(scheme);
 
-    Check host = make_check("url.host", kUrlSection, "Host", quoted_value(parts->host));
+    Check host = make_check("url.host", kUrlSection, "Host", quote_untrusted(parts->host));
     if (parts->host.empty()) {
         host.all(Mark::Fail, "the URL names no host");
     } else if (parts->host != lower_ascii(parts->host)) {
@@ -150,7 +139,7 @@ std::vector<Check> check_issuer_url(std::string_view url) {
     if (!parts->has_port) {
         port.detail = "none written (443)";
     } else if (!parts->port) {
-        port.detail = quoted_value(parts->port_text);
+        port.detail = quote_untrusted(parts->port_text);
         port.all(Mark::Fail, "the port is not a number from 1 to 65535");
     } else {
         port.detail = std::to_string(*parts->port);
@@ -193,8 +182,8 @@ std::string discovery_url_for(std::string_view issuer) {
 
 std::string describe_issuer_mismatch(std::string_view found, std::string_view expected,
                                      std::string_view found_where) {
-    const std::string prefix = std::string(found_where) + " " + quoted_value(found) +
-                               " differs from the issuer URL " + quoted_value(expected);
+    const std::string prefix = std::string(found_where) + " " + quote_untrusted(found) +
+                               " differs from the issuer URL " + quote_untrusted(expected);
     const std::string found_text(found);
     const std::string expected_text(expected);
     if (found_text + "/" == expected_text || found_text == expected_text + "/") {
@@ -211,144 +200,23 @@ std::string describe_issuer_mismatch(std::string_view found, std::string_view ex
     return prefix + " (compared byte for byte)";
 }
 
-std::vector<Check> check_tls(const TlsObservation& observation) {
-    std::vector<Check> checks;
-    const HandshakeResult& tls12 = observation.tls12;
-    const HandshakeResult& tls13 = observation.tls13;
-
-    Check version12 = make_check("tls.version_1_2", kTlsSection, "TLS 1.2 handshake");
-    if (tls12.ok) {
-        version12.detail = tls12.version + ", " + tls12.cipher;
-    } else if (tls13.ok) {
-        version12.detail = tls12.error;
-        version12.raise(Idp::Aws, Mark::Fail,
-                        "AWS IAM needs TLS 1.2 available (with TLS 1.3 only it falls back to "
-                        "thumbprints and may fail)");
-    } else {
-        version12.all(Mark::Fail, tls12.error);
-    }
-    checks.push_back(version12);
-
-    Check version13 = make_check("tls.version_1_3", kTlsSection, "TLS 1.3 handshake");
-    if (tls13.ok) {
-        version13.detail = tls13.version + ", " + tls13.cipher;
-    } else if (tls12.ok) {
-        version13.detail = tls13.error;
-        version13.note(Mark::Warn,
-                       "TLS 1.3 is not offered; the identity providers manage with "
-                       "TLS 1.2, but enable it (tls.min_version 1.2 keeps both)");
-    } else {
-        version13.all(Mark::Fail, tls13.error);
-    }
-    checks.push_back(version13);
-
-    const std::vector<X509Ptr>& chain = tls12.ok ? tls12.chain : tls13.chain;
-    const std::vector<std::pair<const char*, const char*>> chain_rows = {
-        {"tls.validity", "Certificate valid now"},
-        {"tls.names", "Certificate names the host"},
-        {"tls.chain", "Chain order (leaf, intermediates)"},
-        {"tls.trust", "Chain trusted"}};
-    if (!tls12.ok && !tls13.ok) {
-        return skip_rest(std::move(checks), chain_rows, kTlsSection, "no TLS handshake succeeded");
-    }
-    if (chain.empty()) {
-        return skip_rest(std::move(checks), chain_rows, kTlsSection,
-                         "the server presented no certificate");
-    }
-    X509* leaf = chain.front().get();
-
-    Check validity = make_check("tls.validity", kTlsSection, "Certificate valid now");
-    const std::time_t not_before = certificate_not_before(leaf);
-    const std::time_t not_after = certificate_not_after(leaf);
-    const long days_left = static_cast<long>((not_after - observation.now) / 86400);
-    validity.detail = "until " + utc_iso8601(not_after) + " (" + std::to_string(days_left) +
-                      (days_left == 1 ? " day" : " days") + " left)";
-    if (not_before > observation.now) {
-        validity.all(Mark::Fail, "not valid before " + utc_iso8601(not_before));
-    } else if (not_after <= observation.now) {
-        validity.detail = "expired " + utc_iso8601(not_after);
-        validity.all(Mark::Fail, "the certificate expired on " + utc_iso8601(not_after));
-    } else if (days_left < kCertificateWarningDays) {
-        validity.all(Mark::Warn, "expires in " + std::to_string(days_left) + " days: renew it");
-    }
-    checks.push_back(validity);
-
-    Check names = make_check("tls.names", kTlsSection, "Certificate names the host");
-    const std::vector<std::string> sans = certificate_sans(leaf);
-    if (certificate_names_host(leaf, observation.host)) {
-        names.detail = observation.host + " (subjectAltName)";
-    } else {
-        std::vector<std::string> shown_sans;
-        for (const std::string& san : sans) shown_sans.push_back(printable_or_quoted(san));
-        names.detail = sans.empty() ? "no subjectAltName" : "names " + joined(shown_sans, ", ");
-        names.all(Mark::Fail,
-                  "the certificate does not name " + observation.host + " in its subjectAltName");
-    }
-    checks.push_back(names);
-
-    Check order = make_check("tls.chain", kTlsSection, "Chain order (leaf, intermediates)");
-    std::vector<std::string> subjects;
-    for (const X509Ptr& certificate : chain)
-        subjects.push_back(certificate_subject(certificate.get()));
-    order.detail = std::to_string(chain.size()) +
-                   (chain.size() == 1 ? " certificate: " : " certificates: ") +
-                   joined(subjects, " > ") + "; last (AWS thumbprint) " +
-                   certificate_thumbprint(chain.back().get());
-    const ChainFindings findings = inspect_chain(chain);
-    if (!findings.errors.empty()) {
-        const std::string problems = joined(findings.errors, "; ");
-        order.raise(Idp::Aws, Mark::Fail,
-                    problems + " (AWS IAM wants leaf, then intermediates in order, nothing else)");
-        order.raise(Idp::Gcp, Mark::Warn, problems);
-        order.raise(Idp::Entra, Mark::Warn, problems);
-    }
-    for (const std::string& warning : findings.warnings) order.note(Mark::Warn, warning);
-    checks.push_back(order);
-
-    Check trust = make_check("tls.trust", kTlsSection, "Chain trusted");
-    const TrustResult trusted = verify_chain_trust(chain, observation.ca_file);
-    if (trusted.trusted) {
-        trust.detail = observation.ca_file.empty()
-                           ? "by the system trust store"
-                           : "by --ca " + observation.ca_file + " (instead of the system store)";
-    } else {
-        std::string reason = "not trusted by " +
-                             (observation.ca_file.empty() ? std::string("the system trust store")
-                                                          : "--ca " + observation.ca_file) +
-                             ": " + trusted.error;
-        if (trusted.error.find("local issuer") != std::string::npos) {
-            reason += chain.size() == 1 && !is_self_signed(leaf)
-                          ? "; the server sends no intermediate certificate: add them to the "
-                            "certificate file after the leaf"
-                          : "; the top certificate's issuer is not in that store (a private "
-                            "CA? pass --ca FILE to probe with it)";
-        }
-        trust.all(Mark::Fail, reason);
-    }
-    if (chain.size() == 1 && is_self_signed(leaf)) {
-        trust.raise(Idp::Gcp, Mark::Fail,
-                    "the certificate is self-signed: GCP needs one from a public CA");
-    }
-    checks.push_back(trust);
-    return checks;
-}
-
 Check check_fetch(std::string id, std::string section, std::string title, const ProbeFetch& fetch) {
     Check check = make_check(std::move(id), std::move(section), std::move(title));
     if (!fetch.reached) {
         check.detail = "no response";
-        return check.all(Mark::Fail, fetch.error);
+        return check.all(Mark::Fail, escape_untrusted(fetch.error));
     }
     check.detail = "HTTP " + std::to_string(fetch.status) + " in " + format_duration(fetch.elapsed);
     std::vector<std::string> problems;
     if (!fetch.verified) {
-        problems.push_back("the certificate does not verify (" + fetch.tls_error +
+        problems.push_back("the certificate does not verify (" + escape_untrusted(fetch.tls_error) +
                            "); the document was read without verification to check it anyway");
     }
     if (fetch.status >= 300 && fetch.status < 400) {
-        problems.push_back("HTTP " + std::to_string(fetch.status) + " redirect" +
-                           (fetch.location.empty() ? "" : " to " + quoted_value(fetch.location)) +
-                           ": the identity providers expect 200 at this URL");
+        problems.push_back(
+            "HTTP " + std::to_string(fetch.status) + " redirect" +
+            (fetch.location.empty() ? "" : " to " + quote_untrusted(fetch.location)) +
+            ": the identity providers expect 200 at this URL");
     } else if (fetch.status != 200) {
         problems.push_back("HTTP " + std::to_string(fetch.status) + ", not 200");
     }
@@ -361,12 +229,12 @@ Check check_content_type(std::string id, std::string section, const ProbeFetch& 
     std::string media_type = fetch.content_type.substr(0, fetch.content_type.find(';'));
     while (!media_type.empty() && media_type.back() == ' ') media_type.pop_back();
     media_type = lower_ascii(media_type);
-    check.detail = fetch.content_type.empty() ? "none" : quoted_value(fetch.content_type);
+    check.detail = fetch.content_type.empty() ? "none" : quote_untrusted(fetch.content_type);
     if (media_type != "application/json") {
         check.all(Mark::Fail, fetch.content_type.empty()
                                   ? "no Content-Type; the identity providers expect "
                                     "application/json"
-                                  : "Content-Type " + quoted_value(fetch.content_type) +
+                                  : "Content-Type " + quote_untrusted(fetch.content_type) +
                                         ", not application/json");
     }
     return check;
@@ -379,7 +247,8 @@ std::vector<Check> check_discovery_document(std::string_view body, std::string_v
     std::string error;
     const std::optional<json> document = parse_strict_json(body, &error);
     if (!document || !document->is_object()) {
-        parses.all(Mark::Fail, document ? "not a JSON object" : "not valid JSON: " + error);
+        parses.all(Mark::Fail,
+                   document ? "not a JSON object" : "not valid JSON: " + escape_untrusted(error));
         checks.push_back(parses);
         return skip_rest(std::move(checks),
                          {{"discovery.issuer", "issuer identical to the URL"},
@@ -397,7 +266,7 @@ std::vector<Check> check_discovery_document(std::string_view body, std::string_v
         issuer_check.all(Mark::Fail, "the document has no string \"issuer\"");
     } else {
         const std::string& found = issuer_member->get_ref<const std::string&>();
-        issuer_check.detail = quoted_value(found);
+        issuer_check.detail = quote_untrusted(found);
         if (found != issuer) {
             issuer_check.all(Mark::Fail,
                              describe_issuer_mismatch(found, issuer, "the document's issuer"));
@@ -441,7 +310,7 @@ std::vector<Check> check_discovery_document(std::string_view body, std::string_v
         jwks_uri.all(Mark::Fail, "the document has no string \"jwks_uri\"");
     } else {
         const std::string& uri = jwks_member->get_ref<const std::string&>();
-        jwks_uri.detail = quoted_value(uri);
+        jwks_uri.detail = quote_untrusted(uri);
         const std::optional<ProbeUrl> parts = split_probe_url(uri);
         if (!parts || parts->scheme != "https" || parts->host.empty() || !parts->port ||
             parts->has_userinfo) {

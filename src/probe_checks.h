@@ -21,6 +21,9 @@ inline constexpr std::size_t kEntraMaxIssuerLength = 600;
 inline constexpr std::chrono::milliseconds kAwsFetchLimit{5000};  // AWS gives up about here
 inline constexpr std::chrono::milliseconds kSlowFetch{2000};      // worth a warning already
 inline constexpr long kCertificateWarningDays = 14;
+// Certificates of a presented chain that the TLS rows examine; a longer chain fails. Real chains
+// are a leaf and one to three intermediates.
+inline constexpr std::size_t kMaxChainCertificates = 10;
 
 // An issuer URL taken apart leniently, so that every rule it breaks can be reported (the
 // gateway's own parse_issuer_url stops at the first).
@@ -59,7 +62,7 @@ struct TlsObservation {
     std::time_t now = 0;
 };
 
-// The TLS section: both handshakes, validity, names, chain order, trust.
+// The TLS section: both handshakes, validity, names, chain order, trust (probe_tls_checks.cc).
 std::vector<Check> check_tls(const TlsObservation& observation);
 
 // "Fetch" rows for the discovery document and the JWKS: reached, verified, 200, no redirect.
@@ -79,5 +82,12 @@ std::vector<Check> check_discovery_document(std::string_view body, std::string_v
 // Both fetch times against AWS's ~5 s limit; jwks absent when it was not fetched.
 Check check_response_time(std::chrono::milliseconds discovery,
                           std::optional<std::chrono::milliseconds> jwks);
+
+// For the files that build rows: `parts` joined with `separator`, and `checks` followed by the
+// `rows` (id, title) of `section`, each skipped for `reason`.
+std::string joined(const std::vector<std::string>& parts, const char* separator);
+std::vector<Check> skip_rest(std::vector<Check> checks,
+                             const std::vector<std::pair<const char*, const char*>>& rows,
+                             const char* section, const std::string& reason);
 
 }  // namespace oidcgw

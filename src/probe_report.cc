@@ -1,5 +1,7 @@
 #include "probe_report.h"
 
+#include "text_escape.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -33,6 +35,18 @@ void append_reason(std::string& reasons, const std::string& reason) {
     } else if (reasons.find(reason) == std::string::npos) {
         reasons += "; " + reason;
     }
+}
+
+// Text from a check as it may be printed: escaped (again: a no-op for text the check escaped)
+// and cut at kMaxShownTextBytes on a character boundary, with a marker.
+std::string shown_text(std::string_view text) {
+    std::string safe = escape_untrusted(text);
+    if (safe.size() <= kMaxShownTextBytes) return safe;
+    std::size_t cut = kMaxShownTextBytes;
+    while (cut > 0 && (static_cast<unsigned char>(safe[cut]) & 0xc0) == 0x80) --cut;
+    const std::size_t left = safe.size() - cut;
+    safe.resize(cut);
+    return safe + " [... " + std::to_string(left) + " more bytes not shown]";
 }
 
 // "AWS, GCP" for a group of providers sharing one verdict.
@@ -157,18 +171,6 @@ std::string_view mark_name(Mark mark) {
     return "?";
 }
 
-std::string quoted_value(std::string_view text) {
-    constexpr std::size_t kMaxQuoted = 120;
-    std::string quoted =
-        nlohmann::json(std::string(text))
-            .dump(-1, ' ', /*ensure_ascii=*/true, nlohmann::json::error_handler_t::replace);
-    if (quoted.size() > kMaxQuoted) {
-        quoted.resize(kMaxQuoted);
-        quoted += "...\"";
-    }
-    return quoted;
-}
-
 Check& Check::all(Mark mark, const std::string& reason) {
     for (IdpVerdict& verdict : idps) verdict = IdpVerdict{mark, reason};
     return *this;
@@ -242,7 +244,8 @@ int probe_exit_status(const ProbeReport& report) {
 }
 
 std::string render_probe_table(const ProbeReport& report) {
-    std::string out = "Probe of " + report.issuer + " for " + joined_names(report.asked) + "\n";
+    std::string out =
+        "Probe of " + shown_text(report.issuer) + " for " + joined_names(report.asked) + "\n";
 
     std::string heading = "\n    " + padded("", kTitleWidth);
     for (Idp idp : report.asked) heading += padded(idp_name(idp), 6);
@@ -262,11 +265,11 @@ std::string render_probe_table(const ProbeReport& report) {
         for (Idp idp : report.asked) {
             row += std::string(mark_symbol(check.verdict(idp).mark)) + "     ";
         }
-        row += check.detail;
+        row += shown_text(check.detail);
         while (!row.empty() && row.back() == ' ') row.pop_back();
         out += row + "\n";
         for (const auto& [who, reason] : row_reasons(check, report.asked)) {
-            out += "      " + who + " " + reason + "\n";
+            out += "      " + who + " " + shown_text(reason) + "\n";
         }
     }
 
@@ -286,7 +289,9 @@ std::string render_probe_table(const ProbeReport& report) {
                 result.mark == Mark::Fail ? "; would reject the token" : "; would accept the token";
         }
         out += "\n";
-        for (const std::string& reason : result.reasons) out += "          " + reason + "\n";
+        for (const std::string& reason : result.reasons) {
+            out += "          " + shown_text(reason) + "\n";
+        }
     }
     out += report.passed() ? "\nResult: every check passes for every identity provider asked\n"
                            : "\nResult: FAILED for at least one identity provider asked\n";
@@ -296,7 +301,7 @@ std::string render_probe_table(const ProbeReport& report) {
 std::string render_probe_json(const ProbeReport& report) {
     using nlohmann::json;
     json document;
-    document["issuer"] = report.issuer;
+    document["issuer"] = shown_text(report.issuer);
     json idps = json::array();
     for (Idp idp : report.asked) idps.push_back(idp_id(idp));
     document["idps"] = idps;
@@ -310,15 +315,16 @@ std::string render_probe_json(const ProbeReport& report) {
         row["section"] = check.section;
         row["title"] = check.title;
         row["result"] = mark_name(check.mark(report.asked));
-        row["detail"] = check.detail;
+        row["detail"] = shown_text(check.detail);
         if (check.general != Mark::Pass && check.general != Mark::Skipped) {
-            row["note"] = {{"result", mark_name(check.general)}, {"reason", check.general_reason}};
+            row["note"] = {{"result", mark_name(check.general)},
+                           {"reason", shown_text(check.general_reason)}};
         }
         json verdicts = json::object();
         for (Idp idp : report.asked) {
             const IdpVerdict& verdict = check.verdict(idp);
             json entry = {{"result", mark_name(verdict.mark)}};
-            if (!verdict.reason.empty()) entry["reason"] = verdict.reason;
+            if (!verdict.reason.empty()) entry["reason"] = shown_text(verdict.reason);
             verdicts[std::string(idp_id(idp))] = entry;
         }
         row["idps"] = verdicts;
@@ -329,12 +335,14 @@ std::string render_probe_json(const ProbeReport& report) {
     json verdicts = json::object();
     for (Idp idp : report.asked) {
         const ProbeReport::Summary result = report.summary(idp);
+        json reasons = json::array();
+        for (const std::string& reason : result.reasons) reasons.push_back(shown_text(reason));
         verdicts[std::string(idp_id(idp))] = {{"result", mark_name(result.mark)},
-                                              {"reasons", result.reasons}};
+                                              {"reasons", reasons}};
     }
     document["verdicts"] = verdicts;
-    // ensure_ascii keeps the output safe for any consumer; replace guards against odd bytes
-    // quoted from a hostile document.
+    // Every string is well-formed UTF-8 by now (shown_text); ensure_ascii keeps the output plain
+    // ASCII for any consumer, and replace stays as a guard.
     return document.dump(2, ' ', /*ensure_ascii=*/true, json::error_handler_t::replace) + "\n";
 }
 

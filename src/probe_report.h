@@ -79,12 +79,17 @@ struct ProbeReport {
     bool passed() const;
 };
 
-// Document text (an issuer, a kid) for a detail or reason: JSON-quoted in pure ASCII, so that
-// control bytes from a hostile server cannot reach the terminal, and cut at 120 characters.
-std::string quoted_value(std::string_view text);
+// The longest detail or reason either rendering shows; longer ones are cut at a character
+// boundary and marked. The checks bound what they build; this bounds what is printed.
+inline constexpr std::size_t kMaxShownTextBytes = 1000;
 
 // The process exit status: 0 when passed(), else 1.
 int probe_exit_status(const ProbeReport& report);
+
+// Both renderings show a check's text as the checks built it (outside text in it already went
+// through escape_untrusted or quote_untrusted), passed through escape_untrusted once more so that
+// a check that forgot cannot put a control character on the terminal, and cut at
+// kMaxShownTextBytes.
 
 // A table for a terminal: sections, one row per check with ✓/✗/! per provider asked and the
 // reason beside each ✗ and !, then one verdict line per provider.

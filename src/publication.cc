@@ -70,21 +70,75 @@ std::shared_ptr<const IssuerPublication> build_issuer_publication(AcceptedDocume
     return publication;
 }
 
+namespace {
+
+// True when `path` lies under an issuer whose URL path is `prefix` ("" or "/a/b").
+bool lies_under(std::string_view prefix, std::string_view path) {
+    return path.size() > prefix.size() && path.starts_with(prefix) && path[prefix.size()] == '/';
+}
+
+}  // namespace
+
 RouteResult route_request(const Publication& publication, std::string_view host,
                           std::string_view path) {
+    const IssuerSlot* owner = nullptr;
     for (const IssuerSlot& slot : publication.issuers) {
-        if (!host_matches_issuer(slot.issuer, host)) continue;
-        const IssuerPublication* published = slot.published.get();
-        if (published != nullptr) {
-            if (path == published->jwks_path) return {RouteKind::Jwks, &slot, &published->jwks};
-            if (path == slot.discovery_path) {
-                return {RouteKind::Discovery, &slot, &published->discovery};
-            }
-        } else if (path == slot.discovery_path || path == slot.default_jwks_path) {
-            return {RouteKind::NotReady, &slot, nullptr};
+        if (!lies_under(slot.issuer.path_prefix, path)) continue;
+        if (owner != nullptr &&
+            owner->issuer.path_prefix.size() >= slot.issuer.path_prefix.size()) {
+            continue;
+        }
+        if (host_matches_issuer(slot.issuer, host)) owner = &slot;
+    }
+    if (owner == nullptr) return {};
+    const IssuerSlot& slot = *owner;
+    const IssuerPublication* published = slot.published.get();
+    if (published != nullptr) {
+        if (path == published->jwks_path) return {RouteKind::Jwks, &slot, &published->jwks};
+        if (path == slot.discovery_path)
+            return {RouteKind::Discovery, &slot, &published->discovery};
+    } else if (path == slot.discovery_path || path == slot.default_jwks_path) {
+        return {RouteKind::NotReady, &slot, nullptr};
+    }
+    return {};
+}
+
+std::string jwks_path_conflict(const Publication& publication, const IssuerUrl& issuer,
+                               std::string_view jwks_path) {
+    for (const IssuerSlot& slot : publication.issuers) {
+        const IssuerUrl& other = slot.issuer;
+        if (other.text == issuer.text || other.host != issuer.host || other.port != issuer.port) {
+            continue;
+        }
+        // What another issuer has published is not consulted: a pair that claimed this path
+        // first must not lock its rightful issuer out.
+        const bool other_document =
+            jwks_path == slot.discovery_path || jwks_path == slot.default_jwks_path;
+        if (other_document) {
+            return "jwks_uri path \"" + std::string(jwks_path) +
+                   "\" is a document path of issuer \"" + other.text + "\", not of issuer \"" +
+                   issuer.text + "\"";
+        }
+        if (other.path_prefix.size() > issuer.path_prefix.size() &&
+            lies_under(other.path_prefix, jwks_path)) {
+            return "jwks_uri path \"" + std::string(jwks_path) + "\" lies under issuer \"" +
+                   other.text + "\", not under issuer \"" + issuer.text + "\" alone";
         }
     }
     return {};
+}
+
+std::vector<std::string> withdraw_conflicting_pairs(Publication& publication) {
+    std::vector<std::string> withdrawn;
+    for (IssuerSlot& slot : publication.issuers) {
+        if (!slot.published) continue;
+        const std::string conflict =
+            jwks_path_conflict(publication, slot.issuer, slot.published->jwks_path);
+        if (conflict.empty()) continue;
+        withdrawn.push_back(slot.issuer.text + ": " + conflict);
+        slot.published.reset();
+    }
+    return withdrawn;
 }
 
 }  // namespace oidcgw

@@ -90,7 +90,21 @@ struct RouteResult {
 
 // Matches Host (see host_matches_issuer) and the exact path bytes; nothing is decoded or
 // normalised, so "/.well-known/%6Awks.json" or "//.well-known/jwks.json" are simply not found.
+// A path belongs to the issuer of that authority with the longest path prefix it lies under, and
+// only that issuer's documents are looked at: configuration order never decides which issuer a
+// path serves.
 RouteResult route_request(const Publication& publication, std::string_view host,
                           std::string_view path);
+
+// Why `issuer` may not publish its JWKS at `jwks_path` ("" when it may): the path is another
+// configured issuer's discovery or JWKS path, or lies under the longer path of another issuer on
+// the same host and port (whose clients would then get this issuer's keys). Names both issuers.
+std::string jwks_path_conflict(const Publication& publication, const IssuerUrl& issuer,
+                               std::string_view jwks_path);
+
+// Unpublishes every pair whose JWKS path conflicts (see jwks_path_conflict) with the issuers now
+// configured, as a cached pair or one published before a reload added an issuer may. Returns
+// one "issuer: reason" line per pair withdrawn.
+std::vector<std::string> withdraw_conflicting_pairs(Publication& publication);
 
 }  // namespace oidcgw

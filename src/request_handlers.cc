@@ -94,6 +94,18 @@ bool HealthRequestHandler::ready(std::string* explanation) const {
     return all_ready;
 }
 
+const std::string& HealthRequestHandler::rendered(RenderedBody& cache,
+                                                  const std::function<std::string()>& render) {
+    const auto now = std::chrono::steady_clock::now();
+    if (!cache.valid || now - cache.rendered_at >= kRenderInterval) {
+        cache.body = render();
+        cache.rendered_at = now;
+        cache.valid = true;
+        if (renderers_.renders != nullptr) renderers_.renders->increment();
+    }
+    return cache.body;
+}
+
 bool HealthRequestHandler::respond(const Request& request, std::string_view date, std::string_view,
                                    std::string& out) {
     SimpleResponse response;
@@ -126,14 +138,14 @@ bool HealthRequestHandler::respond(const Request& request, std::string_view date
     } else if (request.path == "/metrics") {
         response.status = 200;
         response.content_type = "text/plain; version=0.0.4; charset=utf-8";
-        body = renderers_.metrics();
+        response.body = rendered(metrics_body_, renderers_.metrics);  // no copy of the text
     } else {
         response.status = 200;
         response.content_type = "application/json";
-        body = renderers_.status();
+        response.body = rendered(status_body_, renderers_.status);
     }
     if (response.status >= 400 && response.status != 503) response.keep_alive = false;
-    response.body = body;
+    if (response.body.empty()) response.body = body;
     append_simple_response(out, response, date);
     return response.keep_alive;
 }

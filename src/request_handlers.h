@@ -7,6 +7,7 @@
 #include "published_snapshot.h"
 #include "server_loop.h"
 
+#include <chrono>
 #include <functional>
 #include <tuple>
 #include <unordered_map>
@@ -58,6 +59,7 @@ class HealthRequestHandler final : public RequestHandler {
         std::function<std::string()> status;   // JSON
         // The event loops stuck now, by name; /healthz answers 503 naming them.
         std::function<std::vector<std::string>()> stalled_loops;
+        Counter* renders;  // counts renders of /metrics and /status (may be null)
     };
 
     HealthRequestHandler(const PublishedSnapshot& snapshot, const IssuerStatusBoard& status,
@@ -70,10 +72,23 @@ class HealthRequestHandler final : public RequestHandler {
     // The /readyz verdict and its text.
     bool ready(std::string* explanation) const;
 
+    // /metrics and /status are rendered at most once per this interval; requests within it get
+    // the same bytes, so a flood of them costs copies, not renders, and /healthz stays prompt.
+    static constexpr std::chrono::milliseconds kRenderInterval{1000};
+
   private:
+    struct RenderedBody {
+        std::string body;
+        std::chrono::steady_clock::time_point rendered_at{};
+        bool valid = false;
+    };
+    const std::string& rendered(RenderedBody& cache, const std::function<std::string()>& render);
+
     const PublishedSnapshot& snapshot_;
     const IssuerStatusBoard& status_;
     Renderers renderers_;
+    RenderedBody metrics_body_;
+    RenderedBody status_body_;
 };
 
 }  // namespace oidcgw

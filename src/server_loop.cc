@@ -10,6 +10,7 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -34,6 +35,12 @@ std::int64_t steady_now_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(
                std::chrono::steady_clock::now().time_since_epoch())
         .count();
+}
+
+long current_descriptor_limit() {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 0;
+    return static_cast<long>(limit.rlim_cur);
 }
 
 EventBasePtr new_event_base() {
@@ -130,6 +137,7 @@ ServerLoop::ServerLoop(std::string name, ConnectionDeadlines deadlines, RequestL
     event_add(buffer_sweep_.get(), &sweep_interval);
     continuation_timer_.reset(evtimer_new(base_.get(), &ServerLoop::on_continuation, this));
     last_pass_end_ns_ = steady_now_ns();
+    descriptor_limit_ = current_descriptor_limit();
 }
 
 ServerLoop::~ServerLoop() {
@@ -298,6 +306,18 @@ void ServerLoop::accept_connection(Listener& listener, evutil_socket_t fd,
     if (draining_) {
         ::close(fd);
         return;
+    }
+    // Descriptors are handed out lowest first, so `fd` being this high means at most
+    // limit - fd - 1 are still free.
+    if (policy_.keep_descriptor_reserve && descriptor_limit_ > 0) {
+        const long reserve = std::max(kDescriptorReserveMinimum, descriptor_limit_ / 4);
+        if (fd >= descriptor_limit_ - reserve) {
+            ::close(fd);
+            if (counters_.rejected_descriptors != nullptr) {
+                counters_.rejected_descriptors->increment();
+            }
+            return;
+        }
     }
     char client[INET6_ADDRSTRLEN] = {0};
     if (address != nullptr && address->sa_family == AF_INET) {
@@ -508,6 +528,9 @@ void ServerLoop::on_buffer_sweep(evutil_socket_t, short, void* arg) {
 #ifdef OIDCGW_TEST_HOOKS
     test_hooks::stall_if_asked(loop->name_);
 #endif
+    // The limit may change while the gateway runs (prlimit); re-reading it costs one call here
+    // rather than one per accept.
+    loop->descriptor_limit_ = current_descriptor_limit();
     std::size_t released = 0;
     for (const auto& connection : loop->connections_) {
         if (connection->ssl && connection->may_hold_buffers && !connection->active_since_sweep &&

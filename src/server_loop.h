@@ -52,6 +52,7 @@ struct LoopCounters {
     Counter* rejected_max_connections = nullptr;
     Counter* rejected_per_ip = nullptr;
     Counter* rejected_rate = nullptr;
+    Counter* rejected_descriptors = nullptr;
 };
 
 // Who may connect and how long a connection may live; the public side's loops share one
@@ -59,7 +60,14 @@ struct LoopCounters {
 struct LoopPolicy {
     AdmissionControl* admission = nullptr;
     unsigned max_requests_per_connection = 1'000;
+    // Refuse a connection that would leave fewer descriptors free than the reserve (a quarter of
+    // RLIMIT_NOFILE, at least kDescriptorReserveMinimum): the health side's, so that however
+    // many neighbours connect there, the public side, upstream fetches and cache writes still
+    // have descriptors.
+    bool keep_descriptor_reserve = false;
 };
+
+inline constexpr long kDescriptorReserveMinimum = 64;
 
 class ServerLoop {
   public:
@@ -190,6 +198,7 @@ class ServerLoop {
     std::atomic<std::size_t> open_connections_{0};
     LoopCounters counters_;
     LoopPolicy policy_;
+    long descriptor_limit_ = 0;  // RLIMIT_NOFILE's soft limit, re-read at every buffer sweep
 };
 
 }  // namespace oidcgw

@@ -2,6 +2,7 @@
 
 #include "certificate_chain.h"
 #include "config.h"
+#include "text_escape.h"
 
 #include <openssl/evp.h>
 
@@ -74,7 +75,8 @@ int served_thumbprints(const ThumbprintOptions& options, std::ostream& out, std:
     const HandshakeResult handshake =
         tls_handshake(server.host, dial, TlsVersion::Any, options.timeout);
     if (!handshake.ok) {
-        err << "oidc-gateway: " << server.to_string() << ": " << handshake.error << "\n";
+        err << "oidc-gateway: " << server.to_string() << ": " << escape_untrusted(handshake.error)
+            << "\n";
         return 1;
     }
     if (handshake.chain.empty()) {
@@ -123,7 +125,7 @@ std::string render_thumbprints(const std::vector<X509Ptr>& chain, bool all) {
     const std::size_t first = all || chain.empty() ? 0 : chain.size() - 1;
     for (std::size_t index = first; index < chain.size(); ++index) {
         lines += certificate_thumbprint(chain[index].get()) + "  " +
-                 certificate_subject(chain[index].get()) + "\n";
+                 escape_untrusted(certificate_subject(chain[index].get())) + "\n";
     }
     return lines;
 }

@@ -2,6 +2,7 @@
 
 #include "certificate_chain.h"
 #include "listen_socket.h"
+#include "text_escape.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -125,7 +126,7 @@ bool issued_by(X509* subject, X509* issuer) {
 
 std::string describe(const std::vector<X509Ptr>& chain, std::size_t index) {
     return "certificate " + std::to_string(index + 1) + " (" +
-           certificate_subject(chain[index].get()) + ")";
+           escape_untrusted(certificate_subject(chain[index].get())) + ")";
 }
 
 }  // namespace
@@ -294,7 +295,7 @@ ChainFindings inspect_chain(const std::vector<X509Ptr>& chain) {
     }
     if (chain.size() > 1 && is_self_signed(chain.back().get())) {
         findings.warnings.push_back("the chain ends with the self-signed root " +
-                                    certificate_subject(chain.back().get()) +
+                                    escape_untrusted(certificate_subject(chain.back().get())) +
                                     ", which clients never need from the server");
     }
     return findings;

@@ -4,6 +4,7 @@
 #include "jwks_checks.h"
 #include "jwt_verification.h"
 #include "probe_checks.h"
+#include "text_escape.h"
 #include "utc_time.h"
 
 #include <cmath>
@@ -115,11 +116,11 @@ Check claims_check(const json& claims) {
     std::string detail;
     if (!aud.empty()) {
         for (const std::string& entry : aud)
-            detail += (detail.empty() ? "aud " : ", ") + quoted_value(entry);
+            detail += (detail.empty() ? "aud " : ", ") + quote_untrusted(entry);
     }
     if (sub != claims.end() && sub->is_string()) {
         detail += (detail.empty() ? "" : "; ") + std::string("sub ") +
-                  quoted_value(sub->get<std::string>());
+                  quote_untrusted(sub->get<std::string>());
     }
     check.detail = detail;
     if (!well_formed) {
@@ -157,14 +158,14 @@ std::vector<Check> check_token(std::string_view token, const TokenContext& conte
         {"token.lifetime", "Lifetime (GCP: at most 24 h)"},
         {"token.claims", "aud and sub present"}};
     if (!decoded) {
-        checks.push_back(decode.all(Mark::Fail, error));
+        checks.push_back(decode.all(Mark::Fail, escape_untrusted(error)));
         for (const auto& [id, title] : later) {
             checks.push_back(skipped_check(id, kSection, title, "the token does not decode"));
         }
         return checks;
     }
-    decode.detail = "alg " + quoted_value(decoded->alg) +
-                    (decoded->kid.empty() ? ", no kid" : ", kid " + quoted_value(decoded->kid));
+    decode.detail = "alg " + quote_untrusted(decoded->alg) +
+                    (decoded->kid.empty() ? ", no kid" : ", kid " + quote_untrusted(decoded->kid));
     checks.push_back(decode);
 
     // The key the token names.
@@ -189,7 +190,7 @@ std::vector<Check> check_token(std::string_view token, const TokenContext& conte
         }
         if (key == nullptr) {
             kid.all(Mark::Fail,
-                    "kid " + quoted_value(decoded->kid) + " is not among the " +
+                    "kid " + quote_untrusted(decoded->kid) + " is not among the " +
                         std::to_string(context.keys->size()) +
                         " published keys: a token from another cluster or region, or the key "
                         "was removed (\"Couldn't retrieve verification key\")");
@@ -209,19 +210,19 @@ std::vector<Check> check_token(std::string_view token, const TokenContext& conte
         signature.detail = "not run: no published key for the token";
         signature.all(Mark::Skipped, {});
     } else if (!verify_jwt_signature(*decoded, *key, &error)) {
-        signature.all(Mark::Fail, error);
+        signature.all(Mark::Fail, escape_untrusted(error));
     } else {
         signature.detail = decoded->alg + " with the published key";
     }
     checks.push_back(signature);
 
-    Check algorithm =
-        make_check("token.algorithm", kSection, "Algorithm accepted", quoted_value(decoded->alg));
+    Check algorithm = make_check("token.algorithm", kSection, "Algorithm accepted",
+                                 quote_untrusted(decoded->alg));
     for (Idp idp : kAllIdps) {
         const std::string refusal = algorithm_refusal(idp, decoded->alg);
         if (!refusal.empty()) {
             algorithm.raise(idp, Mark::Fail,
-                            "signed with " + quoted_value(decoded->alg) + ": " + refusal);
+                            "signed with " + quote_untrusted(decoded->alg) + ": " + refusal);
         }
     }
     checks.push_back(algorithm);
@@ -231,7 +232,7 @@ std::vector<Check> check_token(std::string_view token, const TokenContext& conte
     if (iss == decoded->claims.end() || !iss->is_string()) {
         issuer.all(Mark::Fail, "the token has no string \"iss\"");
     } else {
-        issuer.detail = quoted_value(iss->get_ref<const std::string&>());
+        issuer.detail = quote_untrusted(iss->get_ref<const std::string&>());
         if (iss->get_ref<const std::string&>() != context.issuer) {
             issuer.all(Mark::Fail, describe_issuer_mismatch(iss->get_ref<const std::string&>(),
                                                             context.issuer, "the token's iss"));

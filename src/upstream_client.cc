@@ -1,5 +1,7 @@
 #include "upstream_client.h"
 
+#include "file_reading.h"
+
 #include "version.h"
 
 #include <algorithm>
@@ -111,19 +113,19 @@ std::string bracketed(const std::string& host) {
 
 }  // namespace
 
+// A CA bundle, certificate chain or key: the same cap as the public certificates.
+constexpr std::size_t kMaxPemBytes = 4 * 1024 * 1024;
+
 std::optional<UpstreamTlsMaterial> load_upstream_tls(const UpstreamTls& tls, std::string* error) {
     UpstreamTlsMaterial material;
     material.server_name = tls.server_name;
     const auto read = [&](const std::string& path, const char* key, std::string* out) {
         if (path.empty()) return true;
-        std::ifstream in(path, std::ios::binary);
-        std::ostringstream content;
-        if (in) content << in.rdbuf();
-        if (!in || in.bad()) {
-            *error = std::string(key) + ": cannot read \"" + path + "\"";
+        std::string problem;
+        if (!read_regular_file(path, kMaxPemBytes, out, &problem)) {
+            *error = std::string(key) + ": cannot read \"" + path + "\": " + problem;
             return false;
         }
-        *out = content.str();
         return true;
     };
     if (!read(tls.ca, "ca", &material.ca_pem) ||

@@ -107,28 +107,6 @@ X509Ptr make_ca_certificate(long serial, const std::string& common_name, EVP_PKE
         is_root ? "critical,CA:TRUE" : "critical,CA:TRUE,pathlen:0");
 }
 
-std::string certificate_pem(X509* certificate) {
-    BioPtr bio(BIO_new(BIO_s_mem()));
-    if (!bio || PEM_write_bio_X509(bio.get(), certificate) != 1) {
-        throw_openssl_error("cannot encode certificate");
-    }
-    char* data = nullptr;
-    long length = BIO_get_mem_data(bio.get(), &data);
-    return std::string(data, static_cast<std::size_t>(length));
-}
-
-std::string private_key_pem(EVP_PKEY* key) {
-    BioPtr bio(BIO_new(BIO_s_mem()));
-    // PEM_write_bio_PrivateKey writes PKCS#8 ("BEGIN PRIVATE KEY") for every key type.
-    if (!bio ||
-        PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
-        throw_openssl_error("cannot encode private key");
-    }
-    char* data = nullptr;
-    long length = BIO_get_mem_data(bio.get(), &data);
-    return std::string(data, static_cast<std::size_t>(length));
-}
-
 void write_file_with_mode(const std::string& path, const std::string& content, mode_t mode) {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0) {
@@ -184,6 +162,28 @@ std::string subject_alt_names(const CertificateRequest& request) {
 }
 
 }  // namespace
+
+std::string certificate_pem(X509* certificate) {
+    BioPtr bio(BIO_new(BIO_s_mem()));
+    if (!bio || PEM_write_bio_X509(bio.get(), certificate) != 1) {
+        throw_openssl_error("cannot encode certificate");
+    }
+    char* data = nullptr;
+    long length = BIO_get_mem_data(bio.get(), &data);
+    return std::string(data, static_cast<std::size_t>(length));
+}
+
+std::string private_key_pem(EVP_PKEY* key) {
+    BioPtr bio(BIO_new(BIO_s_mem()));
+    // PEM_write_bio_PrivateKey writes PKCS#8 ("BEGIN PRIVATE KEY") for every key type.
+    if (!bio ||
+        PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+        throw_openssl_error("cannot encode private key");
+    }
+    char* data = nullptr;
+    long length = BIO_get_mem_data(bio.get(), &data);
+    return std::string(data, static_cast<std::size_t>(length));
+}
 
 TestPki::TestPki(std::string directory, std::string name)
     : directory_(std::move(directory)), name_(std::move(name)) {

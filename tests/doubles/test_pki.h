@@ -57,6 +57,10 @@ class TestPki {
     long next_serial_ = 2;
 };
 
+// PEM text of a certificate, and of a private key (PKCS#8).
+std::string certificate_pem(X509* certificate);
+std::string private_key_pem(EVP_PKEY* key);
+
 // A fresh temporary directory removed (recursively) by the destructor.
 class TempDir {
   public:

@@ -88,4 +88,18 @@ class KeepAliveClient {
     void* handle_;  // CURL*
 };
 
+// A TCP connection from `source` (a loopback address) to 127.0.0.1:port, with 5 s send and
+// receive timeouts (which bound connect too); -1 on failure.
+int connect_from(const std::string& source, std::uint16_t port);
+
+// True when the server has closed `fd` (EOF or reset) within `timeout`. Bytes still in flight
+// (TLS session tickets, a close_notify) are read and discarded on the way.
+bool closed_by_server(int fd, std::chrono::milliseconds timeout);
+
+// Descriptors the process holds now.
+std::size_t open_descriptors(pid_t pid);
+
+// User plus system CPU time the process has used, in clock ticks.
+long cpu_ticks(pid_t pid);
+
 }  // namespace oidcgw::testing

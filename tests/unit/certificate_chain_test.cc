@@ -211,8 +211,10 @@ TEST_F(CertificateChainTest, MissingFileIsNamed) {
 
 TEST_F(CertificateChainTest, UnreadableFileIsNamed) {
     // A directory cannot be read as a file, whoever runs the test (root ignores mode bits).
-    EXPECT_EQ(chain_error(dir_.path()), "cannot read \"" + dir_.path() + "\": Is a directory");
-    EXPECT_EQ(key_error(dir_.path()), "cannot read \"" + dir_.path() + "\": Is a directory");
+    EXPECT_EQ(chain_error(dir_.path()),
+              "cannot read \"" + dir_.path() + "\": is a directory, not a regular file");
+    EXPECT_EQ(key_error(dir_.path()),
+              "cannot read \"" + dir_.path() + "\": is a directory, not a regular file");
 }
 
 TEST_F(CertificateChainTest, GarbageIsNamed) {

@@ -931,7 +931,8 @@ TEST_F(ConfigFilesTest, MissingFilesNameTheirKey) {
 TEST_F(ConfigFilesTest, UnreadableFileNamesItsKey) {
     EXPECT_EQ(
         check_after([&](json& c) { c["tls"]["certificates"][0]["certificate"] = dir_.path(); }),
-        "tls.certificates[0].certificate: cannot read \"" + dir_.path() + "\": Is a directory");
+        "tls.certificates[0].certificate: cannot read \"" + dir_.path() +
+            "\": is a directory, not a regular file");
 }
 
 TEST_F(ConfigFilesTest, ChainOutOfOrder) {
@@ -1063,7 +1064,8 @@ TEST_F(ConfigFilesTest, LoadConfigFileErrors) {
 
     const ConfigResult directory = load_config_file(dir_.path());
     EXPECT_FALSE(directory.config.has_value());
-    EXPECT_EQ(directory.error.message, "cannot read \"" + dir_.path() + "\": Is a directory");
+    EXPECT_EQ(directory.error.message,
+              "cannot read \"" + dir_.path() + "\": is a directory, not a regular file");
 
     const std::string bad_syntax = dir_.file("bad.json");
     write_file(bad_syntax, "{\"listen\": ");

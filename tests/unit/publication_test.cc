@@ -126,5 +126,71 @@ TEST(RouteRequest, IssuerWithoutDocumentsIsNotReadyOnItsPathsOnly) {
     EXPECT_EQ(ready.slot, &publication.issuers[0]);
 }
 
+// Issue: one issuer's upstream named another issuer's JWKS path as its jwks_uri (it lies under
+// its own prefix too), and the first match in configuration order served it.
+Publication root_issuer_claiming_the_eu_path(bool root_first) {
+    Publication publication;
+    IssuerSlot root(fixture_issuer());
+    auto hijacking = std::make_shared<IssuerPublication>(*fixture_publication());
+    hijacking->jwks_path = "/eu/.well-known/jwks.json";
+    root.published = hijacking;
+    IssuerSlot eu(issuer("https://oidc.nomad.example.com/eu"));
+    if (root_first) {
+        publication.issuers.push_back(std::move(root));
+        publication.issuers.push_back(std::move(eu));
+    } else {
+        publication.issuers.push_back(std::move(eu));
+        publication.issuers.push_back(std::move(root));
+    }
+    return publication;
+}
+
+TEST(RouteRequest, APathBelongsToTheLongestIssuerPrefixWhateverTheConfigurationOrder) {
+    for (const bool root_first : {true, false}) {
+        const Publication publication = root_issuer_claiming_the_eu_path(root_first);
+        const RouteResult route =
+            route_request(publication, "oidc.nomad.example.com", "/eu/.well-known/jwks.json");
+        EXPECT_EQ(route.kind, RouteKind::NotReady) << root_first;  // eu's, not the root's keys
+        ASSERT_NE(route.slot, nullptr);
+        EXPECT_EQ(route.slot->issuer.text, "https://oidc.nomad.example.com/eu");
+        // The root issuer keeps its own discovery path.
+        EXPECT_EQ(route_request(publication, "oidc.nomad.example.com",
+                                "/.well-known/openid-configuration")
+                      .kind,
+                  RouteKind::Discovery);
+    }
+}
+
+TEST(JwksPathConflict, NamesBothIssuersAndWithdrawsTheClaimingPair) {
+    Publication publication = root_issuer_claiming_the_eu_path(true);
+    const IssuerUrl root = fixture_issuer();
+    const std::string conflict = jwks_path_conflict(publication, root, "/eu/.well-known/jwks.json");
+    EXPECT_NE(conflict.find("https://oidc.nomad.example.com/eu"), std::string::npos) << conflict;
+    EXPECT_NE(conflict.find("\"" + root.text + "\""), std::string::npos) << conflict;
+    // Deeper under the other issuer's prefix, and its discovery path, conflict too.
+    EXPECT_FALSE(jwks_path_conflict(publication, root, "/eu/keys/jwks.json").empty());
+    EXPECT_FALSE(
+        jwks_path_conflict(publication, root, "/eu/.well-known/openid-configuration").empty());
+    // Its own paths, a look-alike prefix and another host or port do not.
+    EXPECT_EQ(jwks_path_conflict(publication, root, "/.well-known/jwks.json"), "");
+    EXPECT_EQ(jwks_path_conflict(publication, root, "/europe/.well-known/jwks.json"), "");
+    EXPECT_EQ(jwks_path_conflict(publication, issuer("https://other.example.com"),
+                                 "/eu/.well-known/jwks.json"),
+              "");
+    EXPECT_EQ(jwks_path_conflict(publication, issuer("https://oidc.nomad.example.com:8443"),
+                                 "/eu/.well-known/jwks.json"),
+              "");
+    // The eu issuer may publish under its own prefix.
+    EXPECT_EQ(jwks_path_conflict(publication, issuer("https://oidc.nomad.example.com/eu"),
+                                 "/eu/.well-known/jwks.json"),
+              "");
+
+    const std::vector<std::string> withdrawn = withdraw_conflicting_pairs(publication);
+    ASSERT_EQ(withdrawn.size(), 1u);
+    EXPECT_EQ(withdrawn[0].rfind(root.text + ": ", 0), 0u) << withdrawn[0];
+    EXPECT_FALSE(publication.issuers[0].published);
+    EXPECT_TRUE(withdraw_conflicting_pairs(publication).empty());
+}
+
 }  // namespace
 }  // namespace oidcgw
