@@ -19,6 +19,15 @@ constexpr const char* kDiscoveryPath = "/.well-known/openid-configuration";
 constexpr const char* kJwksPath = "/.well-known/jwks.json";
 constexpr auto kWindow = 10s;
 
+// The CPU and memory bounds are for an optimised build. AddressSanitizer costs several times the
+// CPU and keeps freed memory in quarantine: its build gets three times the room, which the
+// defects' costs (ten times and more, before the fix) still exceed.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr double kCostScale = 3;
+#else
+constexpr double kCostScale = 1;
+#endif
+
 // What the gateway process has used so far, from /proc.
 struct ProcessUsage {
     double cpu_seconds = 0;  // user + system
@@ -157,7 +166,7 @@ TEST_F(HostileUpstreamE2E, TwoValidKeySetsInTurnArePublishedRarelyAndWarnedOnce)
     EXPECT_LE(cost.upstream_requests, 25);
     EXPECT_LE(cost.log_lines, 60u);
     EXPECT_LE(cost.log_bytes, 64u * 1024);
-    EXPECT_LT(cost.cpu_seconds, 0.5);
+    EXPECT_LT(cost.cpu_seconds, 0.5 * kCostScale);
     // Each set's warnings, grouped, at most once each.
     EXPECT_LE(log_count("\"event\":\"jwks_warning\""), 10u);
     const std::string served = get(kJwksPath).body;
@@ -177,8 +186,8 @@ TEST_F(HostileUpstreamE2E, ALargeHostileDocumentCostsLittleMemoryOrTime) {
         measure("1 MiB of empty keys", [&] { nomad_->set_churning_documents(kJwksPath, {huge}); });
     // Measured before the fix: a quarter of a core and 49 MB resident for this document.
     EXPECT_LE(cost.upstream_requests, 20);
-    EXPECT_LT(cost.cpu_seconds, 1.0);
-    EXPECT_LT(cost.peak_rss_growth_kb, 16 * 1024);
+    EXPECT_LT(cost.cpu_seconds, 1.0 * kCostScale);
+    EXPECT_LT(static_cast<double>(cost.peak_rss_growth_kb), 16 * 1024 * kCostScale);
     EXPECT_NE(issuer_status()["last_rejection"].value("detail", "").find("too_many_keys"),
               std::string::npos)
         << health("/status").body;
