@@ -1,7 +1,7 @@
 #include "command_line.h"
 
-#include "duration.h"
-#include "probe_checks.h"
+#include "common/duration.h"
+#include "probe/probe_checks.h"
 
 #include <optional>
 #include <set>

@@ -2,8 +2,8 @@
 // `thumbprint`; --help, --version.
 #pragma once
 
-#include "probe.h"
-#include "thumbprint.h"
+#include "probe/probe.h"
+#include "probe/thumbprint.h"
 
 #include <string>
 #include <vector>

@@ -1,11 +1,11 @@
 // oidc-gateway: entry point. Signals are handled synchronously here (sigwait), so no signal
 // handler ever runs inside the event loops or libcurl.
 #include "command_line.h"
-#include "config.h"
-#include "gateway.h"
-#include "logger.h"
-#include "sandbox.h"
-#include "sd_notify.h"
+#include "common/logger.h"
+#include "config/config.h"
+#include "ops/sandbox.h"
+#include "ops/sd_notify.h"
+#include "runtime/gateway.h"
 #include "version.h"
 
 #include <curl/curl.h>

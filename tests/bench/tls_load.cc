@@ -18,7 +18,7 @@
 //       opened=N closed_by_server=N
 //
 // Exit status 0 when the run completed, 1 on failure, 2 on a bad command line.
-#include "raii.h"
+#include "common/raii.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

@@ -1,7 +1,7 @@
 #include "fake_nomad.h"
 
+#include "common/raii.h"
 #include "fake_nomad_wire.h"
-#include "raii.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>

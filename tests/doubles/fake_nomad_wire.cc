@@ -1,6 +1,6 @@
 #include "fake_nomad_wire.h"
 
-#include "raii.h"
+#include "common/raii.h"
 
 #include <netdb.h>
 #include <netinet/in.h>

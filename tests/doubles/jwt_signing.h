@@ -3,7 +3,7 @@
 // Complements jwt_tools.h (RS256 only).
 #pragma once
 
-#include "raii.h"
+#include "common/raii.h"
 
 #include <string>
 

@@ -1,7 +1,7 @@
 #include "jwt_tools.h"
 
-#include "jwt_verification.h"
 #include "openssl_failure.h"
+#include "probe/jwt_verification.h"
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>

@@ -2,7 +2,7 @@
 // what a relying party (AWS STS, say) does when it verifies one.
 #pragma once
 
-#include "raii.h"
+#include "common/raii.h"
 
 #include <optional>
 #include <string>

@@ -4,7 +4,7 @@
 // sends is read from the socket into the SSL object. Every wait is bounded. Loopback only.
 #pragma once
 
-#include "raii.h"
+#include "common/raii.h"
 
 #include <chrono>
 #include <cstdint>

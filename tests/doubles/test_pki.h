@@ -2,7 +2,7 @@
 // written as PEM files into a directory the test owns.
 #pragma once
 
-#include "raii.h"
+#include "common/raii.h"
 
 #include <string>
 #include <vector>

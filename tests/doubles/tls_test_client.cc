@@ -1,6 +1,6 @@
 #include "tls_test_client.h"
 
-#include "raii.h"
+#include "common/raii.h"
 
 #include <fcntl.h>
 #include <netdb.h>

@@ -2,9 +2,9 @@
 // waits for a writer: a certificate replaced by one hung a SIGHUP reload, a cache record that was
 // one hung the start, and SIGTERM was ignored meanwhile. Now each is refused at once with the
 // key path or file in the error, and the gateway keeps serving and stops on request.
-#include "document_cache.h"
+#include "config/issuer_url.h"
 #include "gateway_fixture.h"
-#include "issuer_url.h"
+#include "publish/document_cache.h"
 
 #include <sys/stat.h>
 #include <unistd.h>

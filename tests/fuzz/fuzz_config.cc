@@ -1,7 +1,7 @@
 // libFuzzer target for parse_config: an operator's file may hold anything, and whatever it holds
 // the loader must answer with a configuration or with an error that says where the problem is,
 // never crash or let an exception escape (an escaping one aborts the fuzzer, which reports it).
-#include "config.h"
+#include "config/config.h"
 
 #include <cstddef>
 #include <cstdint>

@@ -1,6 +1,6 @@
 // libFuzzer target: upstream documents are attacker-influenced bytes, so both validators must
 // refuse or accept any input without crashing, and what they report must be well formed.
-#include "document_validation.h"
+#include "publish/document_validation.h"
 
 #include <cstddef>
 #include <cstdint>

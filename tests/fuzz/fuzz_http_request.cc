@@ -1,6 +1,6 @@
 // libFuzzer target for parse_request: arbitrary bytes must never crash it, and every answer must
 // be consistent with the input (views inside the head, target split, prefix monotonicity).
-#include "http_request.h"
+#include "edge/http_request.h"
 
 #include <cstddef>
 #include <cstdint>

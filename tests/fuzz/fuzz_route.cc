@@ -4,9 +4,9 @@
 //
 // Input: one selector byte (method, version, conditional header), then Host, a newline, and the
 // path. The same bytes are also parsed whole as a request head and answered.
-#include "http_request.h"
-#include "public_responder.h"
-#include "publication.h"
+#include "edge/http_request.h"
+#include "edge/public_responder.h"
+#include "publish/publication.h"
 
 #include <chrono>
 #include <cstddef>

@@ -1,8 +1,8 @@
 // The README's configuration reference, the commented example and the parser must agree: every
 // key the example uses is documented, every documented key appears in the example, and the
 // parser (which refuses unknown keys) accepts the example.
-#include "config.h"
-#include "strict_json.h"
+#include "common/strict_json.h"
+#include "config/config.h"
 #include "test_pki.h"
 
 #include <gtest/gtest.h>

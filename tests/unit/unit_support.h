@@ -1,7 +1,7 @@
 // Shared bits for unit tests: the fixture documents in Nomad's exact byte form.
 #pragma once
 
-#include "issuer_url.h"
+#include "config/issuer_url.h"
 #include "test_pki.h"
 
 #include <string>

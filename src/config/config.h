@@ -1,0 +1,135 @@
+// The gateway's configuration: parsed once, validated completely, then immutable. Every error
+// names the offending key path, e.g. `issuers[0].upstream_tls.ca`.
+#pragma once
+
+#include "common/logger.h"
+#include "config/issuer_url.h"
+#include "ops/sandbox.h"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace oidcgw {
+
+// "0.0.0.0:443", "[::]:443", "127.0.0.1:8080", "localhost:8443". Port 0 is refused.
+struct ListenAddress {
+    std::string text;  // as configured
+    std::string host;  // without brackets
+    std::uint16_t port = 0;
+};
+
+struct CertificateFiles {
+    std::string certificate;  // PEM: leaf first, then intermediates
+    std::string private_key;  // PEM
+};
+
+struct UpstreamTls {
+    std::string ca;  // PEM bundle that verifies the upstream (Nomad's CA); empty: system store
+    std::string certificate;  // client certificate for mutual TLS; empty: none
+    std::string private_key;  // its key; set exactly when certificate is
+    std::string server_name;  // name to verify and send as SNI; empty: the URL's host
+};
+
+struct IssuerConfig {
+    IssuerUrl issuer;
+    std::vector<UpstreamUrl> upstreams;
+    std::optional<UpstreamTls> upstream_tls;
+};
+
+// Per-request lines (event "access", level info), rate-limited; see access_log.h.
+struct AccessLogConfig {
+    bool enabled = false;
+    unsigned max_per_second = 100;
+};
+
+enum class TlsMinVersion { Tls12, Tls13 };
+
+// Public-side connection limits, checked at accept before any TLS work.
+struct ConnectionLimits {
+    unsigned max_connections = 10'000;                // open at once, all workers together
+    unsigned max_connections_per_ip = 100;            // open at once from one client address
+    unsigned new_connections_per_ip_per_second = 50;  // accepted per second from one address
+    unsigned max_requests_per_connection = 1'000;     // then the connection closes
+    // The health listener's own caps: a neighbour on the private side must not be able to hold
+    // the descriptors the public side needs.
+    unsigned health_max_connections = 64;
+    unsigned health_max_connections_per_ip = 16;
+
+    bool operator==(const ConnectionLimits&) const = default;
+};
+
+// Total deadlines per connection (not idle timers).
+struct ConnectionTimeouts {
+    std::chrono::milliseconds handshake{10'000};     // accept to finished TLS handshake
+    std::chrono::milliseconds request_head{10'000};  // first byte of a head to its end
+    std::chrono::milliseconds keep_alive{30'000};    // idle between requests
+    std::chrono::milliseconds write{10'000};         // a response stuck in the socket
+    // A loop that has not finished a pass for this long is stuck: /healthz 503, no watchdog.
+    std::chrono::milliseconds worker_stall{5'000};
+
+    bool operator==(const ConnectionTimeouts&) const = default;
+};
+
+struct Config {
+    std::string path;  // the file it came from, "" when parsed from text
+    std::vector<ListenAddress> listen;
+    std::vector<CertificateFiles> certificates;
+    std::optional<ListenAddress> health_listen;
+    std::string cache_dir;  // "" disables the disk cache
+    std::chrono::milliseconds refresh_interval{60'000};
+    std::chrono::milliseconds upstream_timeout{10'000};
+    std::chrono::milliseconds max_age{300'000};
+    unsigned workers = 0;  // as configured; 0 means one per CPU core (see resolved_workers())
+    std::size_t max_document_bytes = 1024 * 1024;
+    std::vector<IssuerConfig> issuers;
+    // Account to switch to once listeners are bound and files read, when started as root; ""
+    // keeps the current one. `group` is only set together with `user` ("" = its primary group).
+    std::string user;
+    std::string group;
+    std::chrono::milliseconds shutdown_timeout{10'000};  // SIGTERM/SIGINT grace for requests
+    LogFormat log_format = LogFormat::Json;
+    LogLevel log_level = LogLevel::Info;
+    AccessLogConfig access_log;
+    bool watch = true;  // long-poll the JWKS with Nomad's blocking queries
+    std::chrono::milliseconds watch_wait{300'000};       // the wait= of one blocking query
+    std::chrono::milliseconds max_stale{24 * 3600'000};  // older than this: /readyz 503
+    bool serve_stale = true;  // false: the documents too answer 503 past max_stale
+    TlsMinVersion tls_min_version = TlsMinVersion::Tls12;
+    bool tls_session_resumption = true;  // session tickets and the TLS 1.2 session cache
+    ConnectionLimits limits;
+    ConnectionTimeouts timeouts;
+    SandboxMode sandbox = SandboxMode::Enforce;  // seccomp allow-list once started
+    std::vector<std::string> warnings;           // non-fatal findings, e.g. a plain-http upstream
+
+    unsigned resolved_workers() const;
+};
+
+struct ConfigError {
+    std::string key;      // "issuers[0].upstreams[1]"; "" for whole-file problems (syntax)
+    std::string message;  // what is wrong, without the key
+    std::string to_string() const;  // "issuers[0].upstreams[1]: must be ..." or just message
+};
+
+struct ConfigResult {
+    std::optional<Config> config;
+    ConfigError error;  // meaningful when !config
+};
+
+// Parses and validates config text: JSON with comments, unknown keys refused, types, ranges,
+// durations, URLs, duplicates. Does not touch the file system.
+ConfigResult parse_config(std::string_view text);
+
+// Checks what parse_config cannot: every named file is readable, each certificate chain is in
+// order and matches its key, the leaf has not expired, cache_dir is a writable directory, and
+// `user` / `group` name existing accounts (user not uid 0).
+std::optional<ConfigError> check_config_files(const Config& config);
+
+// Reads the file, parse_config, then check_config_files.
+ConfigResult load_config_file(const std::string& path);
+
+}  // namespace oidcgw

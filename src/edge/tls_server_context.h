@@ -1,0 +1,76 @@
+// The public side's TLS: Mozilla "intermediate" (TLS 1.2 and 1.3, ECDHE with AEAD only), or TLS
+// 1.3 only; the configured chains served exactly as given, chosen by SNI; HTTP/1.1 ALPN; session
+// resumption with tickets under the gateway's own keys and a TLS 1.2 session cache.
+#pragma once
+
+#include "common/raii.h"
+#include "config/config.h"
+#include "edge/session_tickets.h"
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace oidcgw {
+
+// Shared between workers; each SSL holds its own reference (OpenSSL's count), so a context can
+// be replaced while connections made with the old one carry on. Everything the context needs
+// (the per-name sub-contexts, the SNI table, the ticket keys) lives as long as that count.
+using SharedSslCtx = std::shared_ptr<SSL_CTX>;
+
+// A certificate expiring sooner than this is loaded with a warning.
+inline constexpr std::chrono::hours kCertificateExpiryWarning{14 * 24};
+
+// TLS 1.2 sessions kept for resumption by session ID (clients without tickets), per context.
+inline constexpr long kTls12SessionCacheSize = 20'000;
+
+// How long a session (ticket or cache entry) may be resumed. Equal to the ticket keys' rotation
+// period, so a ticket never outlives the key that decrypts it.
+inline constexpr std::chrono::seconds kSessionLifetime = SessionTicketKeys::kDefaultRotationPeriod;
+
+// The configuration's choices within the fixed profile (tls.min_version,
+// tls.session_resumption). Converts from a TlsMinVersion alone, resumption on.
+struct PublicTlsProfile {
+    PublicTlsProfile(TlsMinVersion version = TlsMinVersion::Tls12, bool resumption = true)
+        : min_version(version), session_resumption(resumption) {}
+    TlsMinVersion min_version;
+    // Off: no session tickets (SSL_OP_NO_TICKET, none issued in TLS 1.3) and no TLS 1.2 session
+    // cache, so every connection makes a full handshake.
+    bool session_resumption;
+};
+
+// Builds the context every public listener uses.
+//
+// Certificates are grouped by their set of DNS subjectAltNames (compared case-insensitively):
+// one group may hold one certificate per key type (an RSA and an ECDSA one, say), and the client's
+// signature algorithms pick among them, ECDSA first. The group served is the first whose names
+// match the client's SNI exactly, else the first with a matching wildcard, else the group of
+// certificates[0] (also when the client sends no SNI).
+//
+// Each certificate is checked: the key matches, the chain runs leaf → issuers, and the leaf has
+// not expired (an error naming `tls.certificates[i].certificate` and the date). One that expires
+// within kCertificateExpiryWarning, or is not valid yet, adds a line to *warnings (which is
+// cleared first).
+//
+// `ticket_keys` (required) encrypts session tickets; pass the same object to every build so
+// that tickets survive reloads. Returns null with *error naming the config key on failure.
+SharedSslCtx build_public_tls_context(const std::vector<CertificateFiles>& certificates,
+                                      PublicTlsProfile profile,
+                                      std::shared_ptr<SessionTicketKeys> ticket_keys,
+                                      std::vector<std::string>* warnings, std::string* error);
+
+// RFC 6125 name matching as browsers do it: case-insensitive; a trailing dot on `host_name` is
+// ignored; a wildcard is only a whole left-most label `*` (`*.example.com`) standing for exactly
+// one non-empty label, and needs at least two labels after it. Partial-label wildcards
+// (`f*.example.com`) and wildcards elsewhere never match.
+bool dns_name_matches(std::string_view pattern, std::string_view host_name);
+
+// The host_name in a ClientHello's server_name extension body (RFC 6066 section 3), as the
+// client sent it; nullopt when there is none or the extension is malformed. Pure: its input is
+// the client's bytes.
+std::optional<std::string> host_name_from_server_name_extension(std::string_view extension);
+
+}  // namespace oidcgw

@@ -1,0 +1,161 @@
+#include "ops/request_handlers.h"
+
+#include "edge/http_response.h"
+#include "edge/public_responder.h"
+
+#include <ctime>
+
+namespace oidcgw {
+namespace {
+
+enum Document { kNone = 0, kDiscovery = 1, kJwks = 2 };
+
+constexpr std::string_view kDocumentLabels[] = {"none", "discovery", "jwks"};
+
+}  // namespace
+
+void PublicRequestHandler::count(const IssuerSlot* slot, int document, int status) {
+    if (reader_.generation() != counters_generation_) {
+        counters_.clear();
+        counters_generation_ = reader_.generation();
+    }
+    const CounterKey key{slot, document, status};
+    auto found = counters_.find(key);
+    if (found == counters_.end()) {
+        Counter& counter =
+            metrics_.counter("oidc_gateway_requests_total",
+                             "Public requests answered, by issuer, document and status.",
+                             {{"issuer", slot != nullptr ? slot->issuer.text : std::string()},
+                              {"document", std::string(kDocumentLabels[document])},
+                              {"status", std::to_string(status)}});
+        found = counters_.emplace(key, &counter).first;
+    }
+    found->second->increment();
+}
+
+bool PublicRequestHandler::respond(const Request& request, std::string_view date,
+                                   std::string_view client, std::string& out) {
+    PublicResponseInfo info;
+    const Publication& publication = reader_.current();
+    const bool keep_alive = respond_to_public_request(publication, request, date, out, &info);
+    int document = kNone;
+    if (info.route == RouteKind::Discovery) {
+        document = kDiscovery;
+    } else if (info.route == RouteKind::Jwks) {
+        document = kJwks;
+    } else if (info.route == RouteKind::NotReady) {
+        document = request.path == info.slot->discovery_path ? kDiscovery : kJwks;
+    }
+    count(info.slot, document, info.status);
+    if (access_log_.enabled()) {
+        access_log_.record(AccessRecord{
+            client, request.method_token, request.target, info.status, info.body_bytes,
+            info.slot != nullptr ? std::string_view(info.slot->issuer.text) : std::string_view()});
+    }
+    return keep_alive;
+}
+
+void PublicRequestHandler::respond_to_parse_error(int status, std::string_view date,
+                                                  std::string& out) {
+    respond_to_public_parse_error(status, date, out);
+    reader_.current();  // keeps the counter cache's generation in step
+    count(nullptr, kNone, status);
+}
+
+bool HealthRequestHandler::ready(std::string* explanation) const {
+    const auto publication = snapshot_.load();
+    bool all_ready = true;
+    std::string text;
+    const std::int64_t now = std::time(nullptr);
+    for (const IssuerSlot& slot : publication->issuers) {
+        if (slot.published && publication->stale(slot, now)) {
+            // Still served (unless serve_stale is false), but a load balancer should prefer a
+            // fresher instance.
+            all_ready = false;
+            text += "stale: " + slot.issuer.text +
+                    ": no upstream has confirmed the documents for " +
+                    std::to_string(now - slot.confirmed_at->load()) + "s (max_stale " +
+                    std::to_string(publication->max_stale.count()) + "s)\n";
+            continue;
+        }
+        if (slot.published) {
+            text += "ok: " + slot.issuer.text + "\n";
+            continue;
+        }
+        all_ready = false;
+        text += "not ready: " + slot.issuer.text + ": no validated documents yet";
+        const auto status = status_.get(slot.issuer.text);
+        if (status && !status->last_error.empty()) {
+            text += " (last error: " + status->last_error + ")";
+        }
+        text += "\n";
+    }
+    *explanation = std::move(text);
+    return all_ready;
+}
+
+const std::string& HealthRequestHandler::rendered(RenderedBody& cache,
+                                                  const std::function<std::string()>& render) {
+    const auto now = std::chrono::steady_clock::now();
+    if (!cache.valid || now - cache.rendered_at >= kRenderInterval) {
+        cache.body = render();
+        cache.rendered_at = now;
+        cache.valid = true;
+        if (renderers_.renders != nullptr) renderers_.renders->increment();
+    }
+    return cache.body;
+}
+
+bool HealthRequestHandler::respond(const Request& request, std::string_view date, std::string_view,
+                                   std::string& out) {
+    SimpleResponse response;
+    response.keep_alive = request.keep_alive;
+    response.http10_keep_alive = request.version == HttpVersion::Http10;
+    response.include_body = request.method != Method::Head;
+    const bool known = request.path == "/healthz" || request.path == "/readyz" ||
+                       (request.path == "/metrics" && renderers_.metrics) ||
+                       (request.path == "/status" && renderers_.status);
+    std::string body;
+    if (!known) {
+        response.status = 404;
+        body = "Not Found\n";
+    } else if (request.method != Method::Get && request.method != Method::Head) {
+        response.status = 405;
+        response.extra_fields = "Allow: GET, HEAD\r\n";
+        body = "Method Not Allowed\n";
+    } else if (request.path == "/healthz") {
+        const std::vector<std::string> stalled =
+            renderers_.stalled_loops ? renderers_.stalled_loops() : std::vector<std::string>{};
+        if (stalled.empty()) {
+            response.status = 200;
+            body = "ok\n";
+        } else {
+            response.status = 503;
+            for (const std::string& loop : stalled) body += "stalled: " + loop + "\n";
+        }
+    } else if (request.path == "/readyz") {
+        response.status = ready(&body) ? 200 : 503;
+    } else if (request.path == "/metrics") {
+        response.status = 200;
+        response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        response.body = rendered(metrics_body_, renderers_.metrics);  // no copy of the text
+    } else {
+        response.status = 200;
+        response.content_type = "application/json";
+        response.body = rendered(status_body_, renderers_.status);
+    }
+    if (response.status >= 400 && response.status != 503) response.keep_alive = false;
+    if (response.body.empty()) response.body = body;
+    append_simple_response(out, response, date);
+    return response.keep_alive;
+}
+
+void HealthRequestHandler::respond_to_parse_error(int status, std::string_view date,
+                                                  std::string& out) {
+    SimpleResponse response;
+    response.status = status;
+    response.body = status_reason(status);
+    append_simple_response(out, response, date);
+}
+
+}  // namespace oidcgw

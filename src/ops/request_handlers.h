@@ -1,0 +1,94 @@
+// The two things a listener can serve: the public documents, or the private health endpoints.
+#pragma once
+
+#include "common/metrics.h"
+#include "edge/access_log.h"
+#include "edge/server_loop.h"
+#include "publish/published_snapshot.h"
+#include "upstream/issuer_status.h"
+
+#include <chrono>
+#include <functional>
+#include <tuple>
+#include <unordered_map>
+
+namespace oidcgw {
+
+// One per worker: it keeps the worker's own view of the published snapshot and its own cache of
+// request counters, so counting a request is a hash lookup and a relaxed atomic add.
+class PublicRequestHandler final : public RequestHandler {
+  public:
+    PublicRequestHandler(const PublishedSnapshot& snapshot, MetricsRegistry& metrics,
+                         AccessLog& access_log)
+        : reader_(snapshot), metrics_(metrics), access_log_(access_log) {}
+    bool respond(const Request& request, std::string_view date, std::string_view client,
+                 std::string& out) override;
+    void respond_to_parse_error(int status, std::string_view date, std::string& out) override;
+
+  private:
+    struct CounterKey {
+        const IssuerSlot* slot;
+        int document;
+        int status;
+        bool operator==(const CounterKey&) const = default;
+    };
+    struct CounterKeyHash {
+        std::size_t operator()(const CounterKey& key) const noexcept {
+            return std::hash<const void*>()(key.slot) ^
+                   (static_cast<std::size_t>(key.document) << 20) ^
+                   static_cast<std::size_t>(key.status);
+        }
+    };
+    void count(const IssuerSlot* slot, int document, int status);
+
+    PublishedSnapshot::Reader reader_;
+    MetricsRegistry& metrics_;
+    AccessLog& access_log_;
+    std::uint64_t counters_generation_ = 0;  // slot pointers are valid for one publication
+    std::unordered_map<CounterKey, Counter*, CounterKeyHash> counters_;
+};
+
+// GET/HEAD /healthz: 200 while the process runs and every event loop is live, else 503 naming
+// the stalled loops. /readyz: 200 when every issuer has a validated
+// pair (from an upstream or the disk cache), else 503 naming what is missing. /metrics and
+// /status: whatever the gateway's renderers produce.
+class HealthRequestHandler final : public RequestHandler {
+  public:
+    struct Renderers {
+        std::function<std::string()> metrics;  // Prometheus text
+        std::function<std::string()> status;   // JSON
+        // The event loops stuck now, by name; /healthz answers 503 naming them.
+        std::function<std::vector<std::string>()> stalled_loops;
+        Counter* renders;  // counts renders of /metrics and /status (may be null)
+    };
+
+    HealthRequestHandler(const PublishedSnapshot& snapshot, const IssuerStatusBoard& status,
+                         Renderers renderers = {})
+        : snapshot_(snapshot), status_(status), renderers_(std::move(renderers)) {}
+    bool respond(const Request& request, std::string_view date, std::string_view client,
+                 std::string& out) override;
+    void respond_to_parse_error(int status, std::string_view date, std::string& out) override;
+
+    // The /readyz verdict and its text.
+    bool ready(std::string* explanation) const;
+
+    // /metrics and /status are rendered at most once per this interval; requests within it get
+    // the same bytes, so a flood of them costs copies, not renders, and /healthz stays prompt.
+    static constexpr std::chrono::milliseconds kRenderInterval{1000};
+
+  private:
+    struct RenderedBody {
+        std::string body;
+        std::chrono::steady_clock::time_point rendered_at{};
+        bool valid = false;
+    };
+    const std::string& rendered(RenderedBody& cache, const std::function<std::string()>& render);
+
+    const PublishedSnapshot& snapshot_;
+    const IssuerStatusBoard& status_;
+    Renderers renderers_;
+    RenderedBody metrics_body_;
+    RenderedBody status_body_;
+};
+
+}  // namespace oidcgw

@@ -1,0 +1,118 @@
+// The running gateway: the published snapshot (seeded from the disk cache), one refresher per
+// issuer, `workers` public event loops and one health loop, each on its own thread; and the
+// transactional reload that replaces configuration, certificates, listeners and issuers.
+#pragma once
+
+#include "common/logger.h"
+#include "common/metrics.h"
+#include "config/config.h"
+#include "edge/access_log.h"
+#include "edge/server_loop.h"
+#include "edge/tls_server_context.h"
+#include "ops/loop_liveness.h"
+#include "ops/request_handlers.h"
+#include "publish/document_cache.h"
+#include "publish/published_snapshot.h"
+#include "upstream/issuer_refresher.h"
+#include "upstream/issuer_status.h"
+
+#include <chrono>
+#include <ctime>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace oidcgw {
+
+struct CertificateInfo {
+    std::string file;
+    std::string subject;
+    std::vector<std::string> sans;
+    std::time_t not_after = 0;
+};
+
+struct ReloadRecord {
+    std::time_t time = 0;  // 0: no reload yet
+    bool ok = true;
+    std::string error;
+};
+
+class Gateway {
+  public:
+    explicit Gateway(Logger& logger);
+    ~Gateway();
+    Gateway(const Gateway&) = delete;
+    Gateway& operator=(const Gateway&) = delete;
+
+    // Builds TLS, loads the cache, opens every listener, then starts the threads. On failure
+    // nothing is left running and *error says why.
+    bool start(Config config, std::string* error);
+
+    // SIGHUP: re-reads the configuration file and everything it names, builds the new state off
+    // to the side, and swaps it in only when all of it is valid. On failure nothing changes.
+    bool reload(std::string* error);
+    bool reload_with(Config config, std::string* error);
+
+    // Graceful: stop accepting, finish requests in flight, stop fetching; returns when every
+    // thread has ended (at most about drain_timeout plus one upstream transfer abort).
+    void stop(std::chrono::milliseconds drain_timeout);
+
+    std::chrono::milliseconds shutdown_timeout() const;
+    // The main thread, a few times a second: logs loops that stalled or recovered; true while
+    // every loop is live (and while stopping), i.e. when systemd's watchdog may be fed.
+    bool check_liveness();
+    std::string render_metrics() const;
+    std::string render_status() const;
+
+  private:
+    struct Worker {
+        std::unique_ptr<PublicRequestHandler> handler;
+        std::unique_ptr<ServerLoop> loop;
+        std::thread thread;
+    };
+
+    std::shared_ptr<const Config> current_config() const;
+    std::shared_ptr<const IssuerPublication> load_cached(const IssuerConfig& issuer,
+                                                         const Config& config);
+    std::vector<CertificateInfo> describe_certificates(const Config& config) const;
+    using IssuerTls = std::vector<std::optional<UpstreamTlsMaterial>>;  // one per issuer
+    static bool load_issuer_tls(const Config& config, IssuerTls* loaded, std::string* error);
+    void start_refresher(const IssuerConfig& issuer, const std::optional<UpstreamTlsMaterial>& tls,
+                         const Config& config);
+    void register_collectors();
+    void log_certificate_warnings(const std::vector<std::string>& warnings);
+    void log_withdrawn(const std::vector<std::string>& withdrawn);
+    void record_reload(bool ok, const std::string& error);
+
+    Logger& logger_;
+    MetricsRegistry metrics_;
+    std::unique_ptr<AdmissionControl> admission_;  // shared by the public loops
+    std::unique_ptr<AdmissionControl> health_admission_;
+    AccessLog access_log_;
+    std::time_t started_at_ = 0;
+
+    mutable std::mutex state_mutex_;  // guards the members read by the health thread
+    std::shared_ptr<const Config> config_;
+    std::vector<CertificateInfo> certificates_;
+    ReloadRecord last_reload_;
+
+    SharedSslCtx tls_;
+    // Owned here, not by a context, so session tickets keep resuming across reloads.
+    std::shared_ptr<SessionTicketKeys> ticket_keys_;
+    std::unique_ptr<PublishedSnapshot> snapshot_;
+    IssuerStatusBoard status_;
+    std::vector<Worker> workers_;
+    std::unique_ptr<HealthRequestHandler> health_handler_;
+    std::unique_ptr<ServerLoop> health_loop_;
+    std::thread health_thread_;
+    std::mutex liveness_mutex_;  // check_liveness() against stop() tearing the loops down
+    std::unique_ptr<LoopLiveness> liveness_;
+    bool stopping_ = false;
+    std::vector<std::unique_ptr<IssuerRefresher>> refreshers_;
+    bool started_ = false;
+    bool stopped_ = false;
+};
+
+}  // namespace oidcgw
