@@ -105,7 +105,7 @@ bool Gateway::load_issuer_tls(const Config& config, IssuerTls* loaded, std::stri
 }
 
 void Gateway::start_refresher(const IssuerConfig& issuer,
-                              const std::optional<UpstreamTlsMaterial>& tls, const Config& config) {
+                              const std::optional<LoadedUpstreamTls>& tls, const Config& config) {
     refreshers_.push_back(std::make_unique<IssuerRefresher>(
         issuer, tls, refresh_settings_from(config), DocumentCache(config.cache_dir),
         RefreshContext{*snapshot_, status_, logger_, metrics_}));

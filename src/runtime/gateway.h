@@ -78,9 +78,9 @@ class Gateway {
     // The pair the disk cache holds for `issuer` (logged and shown in the status), or nullopt.
     std::optional<AcceptedDocuments> load_cached(const IssuerUrl& issuer, const Config& config);
     std::vector<CertificateInfo> describe_certificates(const Config& config) const;
-    using IssuerTls = std::vector<std::optional<UpstreamTlsMaterial>>;  // one per issuer
+    using IssuerTls = std::vector<std::optional<LoadedUpstreamTls>>;  // one per issuer
     static bool load_issuer_tls(const Config& config, IssuerTls* loaded, std::string* error);
-    void start_refresher(const IssuerConfig& issuer, const std::optional<UpstreamTlsMaterial>& tls,
+    void start_refresher(const IssuerConfig& issuer, const std::optional<LoadedUpstreamTls>& tls,
                          const Config& config);
     void register_collectors();
     void log_certificate_warnings(const std::vector<std::string>& warnings);

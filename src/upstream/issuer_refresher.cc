@@ -45,7 +45,7 @@ bool same_fetching(const IssuerConfig& a, const IssuerConfig& b) {
     return same_tls(a.upstream_tls, b.upstream_tls);
 }
 
-IssuerRefresher::IssuerRefresher(IssuerConfig issuer, std::optional<UpstreamTlsMaterial> tls,
+IssuerRefresher::IssuerRefresher(IssuerConfig issuer, std::optional<LoadedUpstreamTls> tls,
                                  RefreshSettings settings, DocumentCache cache,
                                  RefreshContext context)
     : issuer_(std::move(issuer)),

@@ -99,8 +99,8 @@ std::string classify_curl_error(CURLcode code) {
 // A CA bundle, certificate chain or key: the same cap as the public certificates.
 constexpr std::size_t kMaxPemBytes = 4 * 1024 * 1024;
 
-std::optional<UpstreamTlsMaterial> load_upstream_tls(const UpstreamTls& tls, std::string* error) {
-    UpstreamTlsMaterial material;
+std::optional<LoadedUpstreamTls> load_upstream_tls(const UpstreamTls& tls, std::string* error) {
+    LoadedUpstreamTls material;
     material.server_name = tls.server_name;
     const auto read = [&](const std::string& path, const char* key, std::string* out) {
         if (path.empty()) return true;
@@ -135,7 +135,7 @@ FetchResult UpstreamClient::get(const UpstreamUrl& upstream, std::string_view pa
     // reuses the discovery fetch's TLS connection.
     CURL* curl = handle_.get();
 
-    const UpstreamTlsMaterial* tls = settings_.tls ? &*settings_.tls : nullptr;
+    const LoadedUpstreamTls* tls = settings_.tls ? &*settings_.tls : nullptr;
     CurlGet get;
     get.url = upstream.url_for(path);
     get.protocols = "http,https";
