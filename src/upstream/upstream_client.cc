@@ -2,6 +2,7 @@
 
 #include "common/curl_transfer.h"
 #include "common/file_reading.h"
+#include "common/text_escape.h"
 
 #include "version.h"
 
@@ -56,15 +57,19 @@ int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
     return state->stop->load(std::memory_order_relaxed) ? 1 : 0;
 }
 
-// Up to 80 printable characters of an error body (e.g. Nomad's "No cluster leader"), so the
-// operator sees why without the log carrying arbitrary upstream bytes.
-std::string printable_excerpt(std::string_view body) {
-    std::string excerpt;
-    for (char c : body.substr(0, 80)) {
-        excerpt += (c >= 0x20 && c < 0x7f) ? c : ' ';
+// An error body (e.g. Nomad's "No cluster leader") or header value in a detail, quoted and
+// escaped by the untrusted-text policy and cut short, so the operator sees why without the log
+// carrying arbitrary upstream bytes. Trailing whitespace (a final newline) is left out; "" when
+// nothing remains.
+constexpr std::size_t kMaxExcerptBytes = 82;  // 80 bytes and the quotes
+
+std::string quoted_excerpt(std::string_view text) {
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r' ||
+                             text.back() == '\n')) {
+        text.remove_suffix(1);
     }
-    while (!excerpt.empty() && excerpt.back() == ' ') excerpt.pop_back();
-    return excerpt;
+    return text.empty() ? std::string()
+                        : quote_untrusted(text.substr(0, 4 * kMaxExcerptBytes), kMaxExcerptBytes);
 }
 
 std::string classify_curl_error(CURLcode code) {
@@ -230,15 +235,16 @@ FetchResult UpstreamClient::get(const UpstreamUrl& upstream, std::string_view pa
     if (result.http_status != 200) {
         result.error_code = "http_status";
         result.error = "HTTP " + std::to_string(result.http_status);
-        const std::string excerpt = printable_excerpt(result.body);
+        const std::string excerpt = quoted_excerpt(result.body);
         if (!excerpt.empty()) result.error += ": " + excerpt;
         result.body.clear();
         return result;
     }
     if (!state.content_encoding.empty() && state.content_encoding != "identity") {
         result.error_code = "content_encoding";
-        result.error = "Content-Encoding \"" + printable_excerpt(state.content_encoding) +
-                       "\" although identity was asked";
+        result.error = "Content-Encoding " +
+                       quote_untrusted(state.content_encoding, kMaxExcerptBytes) +
+                       " although identity was asked";
         result.body.clear();
         return result;
     }
