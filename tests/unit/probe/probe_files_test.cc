@@ -25,26 +25,28 @@ class ToolFiles : public ::testing::Test {
         ASSERT_EQ(::mkdir(dir_.file("directory").c_str(), 0700), 0);
     }
 
-    // The exit status and error output of `probe --token path` (the token is read first).
+    // The exit status and error output of a tool run that must stop before writing anything.
+    template <typename Options, typename Run>
+    std::pair<int, std::string> refused(const Options& options, Run run) {
+        std::ostringstream out;
+        std::ostringstream err;
+        const int status = run(options, out, err);
+        EXPECT_TRUE(out.str().empty()) << out.str();
+        return {status, err.str()};
+    }
+
+    // `probe --token path`: the token is read before anything is probed.
     std::pair<int, std::string> probe_with_token(const std::string& path) {
         ProbeOptions options;
         options.issuer_url = "https://oidc.example.test";
         options.token_file = path;
-        std::ostringstream out;
-        std::ostringstream err;
-        const int status = run_probe(options, out, err);
-        EXPECT_TRUE(out.str().empty()) << out.str();
-        return {status, err.str()};
+        return refused(options, run_probe);
     }
 
     std::pair<int, std::string> thumbprint_with_config(const std::string& path) {
         ThumbprintOptions options;
         options.config_path = path;
-        std::ostringstream out;
-        std::ostringstream err;
-        const int status = run_thumbprint(options, out, err);
-        EXPECT_TRUE(out.str().empty()) << out.str();
-        return {status, err.str()};
+        return refused(options, run_thumbprint);
     }
 
     testing::TempDir dir_;

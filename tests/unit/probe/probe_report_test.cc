@@ -21,11 +21,6 @@ namespace {
 
 using nlohmann::json;
 using testing::contains;
-using testing::fixture;
-using testing::jwks_of;
-using testing::kAll;
-using testing::mark_of;
-using testing::row;
 
 // ---- Report ----
 

@@ -19,10 +19,7 @@
 namespace oidcgw {
 namespace {
 
-using nlohmann::json;
 using testing::contains;
-using testing::fixture;
-using testing::jwks_of;
 using testing::kAll;
 using testing::mark_of;
 using testing::row;

@@ -1,5 +1,6 @@
 #include "publish/publication_assembly.h"
 
+#include "publish_fixtures.h"
 #include "unit_support.h"
 
 #include <gtest/gtest.h>
@@ -11,14 +12,7 @@ using testing::fixture;
 using testing::fixture_issuer;
 
 AcceptedDocuments fixture_pair(std::time_t when) {
-    Rejection rejection;
-    auto accepted = accept_document_pair(fixture_issuer(), fixture("openid-configuration.json"),
-                                         fixture("jwks.json"), 1 << 20, &rejection);
-    EXPECT_TRUE(accepted) << rejection.code << ": " << rejection.detail;
-    accepted->discovery_modified = when;
-    accepted->jwks_modified = when;
-    accepted->confirmed_at = when;
-    return std::move(*accepted);
+    return testing::accepted_fixture_pair(when, when);
 }
 
 TEST(PublishPair, BuildsTheResponsesAndSetsTheConfirmationTime) {
