@@ -1,6 +1,7 @@
 #include "common/certificate_chain.h"
 
 #include "common/file_reading.h"
+#include "common/text_escape.h"
 
 #include <arpa/inet.h>
 #include <openssl/err.h>
@@ -31,8 +32,9 @@ void set_error(std::string* error, std::string message) {
     if (error != nullptr) *error = std::move(message);
 }
 
+// A path from the configuration, quoted by the untrusted-text policy; long enough for any path.
 std::string quoted(const std::string& path) {
-    return "\"" + path + "\"";
+    return quote_untrusted(path, 4096);
 }
 
 // Read by us rather than BIO_new_file: bounded, never blocking on a FIFO, errors with reasons.

@@ -1,5 +1,8 @@
 #include "common/logger.h"
 
+#include "common/text_escape.h"
+
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <ctime>
@@ -36,36 +39,33 @@ std::string utc_timestamp() {
     return text;
 }
 
-// The length of the well-formed UTF-8 sequence starting at text[at] (1-4), or 0 when the bytes
-// there are not one (stray continuation, overlong form, surrogate, beyond U+10FFFF, cut short).
-std::size_t utf8_sequence_length(std::string_view text, std::size_t at) {
-    const auto byte = [&](std::size_t offset) {
-        return static_cast<unsigned char>(text[at + offset]);
-    };
-    const unsigned char lead = byte(0);
-    if (lead < 0x80) return 1;
-    std::size_t length = 0;
-    unsigned char second_min = 0x80;
-    unsigned char second_max = 0xBF;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-        length = 2;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-        length = 3;
-        if (lead == 0xE0) second_min = 0xA0;  // overlong
-        if (lead == 0xED) second_max = 0x9F;  // surrogates
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-        length = 4;
-        if (lead == 0xF0) second_min = 0x90;  // overlong
-        if (lead == 0xF4) second_max = 0x8F;  // beyond U+10FFFF
-    } else {
-        return 0;
+// \uNNNN: C0 controls in logfmt, and in both formats the code points text_escape.h's policy
+// escapes (C1 controls, bidirectional formatting, line and paragraph separators). JSON reads it
+// back as the same character, logfmt readers show it as written: either way no terminal acts on
+// the line.
+void append_u_escape(std::uint32_t code, std::string* out) {
+    char escaped[16];
+    std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(code));
+    out->append(escaped);
+}
+
+// A JSON line as nlohmann dumps it (valid UTF-8: invalid bytes were replaced, C0 controls
+// escaped), with the unsafe code points escaped too; outside strings a JSON line is ASCII.
+std::string escape_unsafe_code_points(const std::string& line) {
+    std::string out;
+    out.reserve(line.size());
+    for (std::size_t at = 0; at < line.size();) {
+        std::uint32_t code = 0;
+        const std::size_t length = std::max<std::size_t>(
+            utf8_sequence_length(std::string_view(line).substr(at), &code), 1);
+        if (length > 1 && is_unsafe_code_point(code)) {
+            append_u_escape(code, &out);
+        } else {
+            out.append(line, at, length);
+        }
+        at += length;
     }
-    if (at + length > text.size()) return 0;
-    if (byte(1) < second_min || byte(1) > second_max) return 0;
-    for (std::size_t offset = 2; offset < length; ++offset) {
-        if ((byte(offset) & 0xC0) != 0x80) return 0;
-    }
-    return length;
+    return out;
 }
 
 bool is_control(unsigned char c) {
@@ -86,13 +86,16 @@ void append_logfmt_string(std::string_view text, bool always_quote, std::string*
     if (quoted) out->push_back('"');
     for (std::size_t at = 0; at < text.size();) {
         const auto byte = static_cast<unsigned char>(text[at]);
-        const std::size_t length = utf8_sequence_length(text, at);
+        std::uint32_t code = 0;
+        const std::size_t length = utf8_sequence_length(text.substr(at), &code);
         if (length == 0) {
             out->append("\xEF\xBF\xBD");  // U+FFFD REPLACEMENT CHARACTER
             ++at;
             continue;
         }
-        if (length > 1) {
+        if (length > 1 && is_unsafe_code_point(code)) {
+            append_u_escape(code, out);
+        } else if (length > 1) {
             out->append(text.substr(at, length));
         } else if (byte == '"' && quoted) {
             out->append("\\\"");
@@ -101,9 +104,7 @@ void append_logfmt_string(std::string_view text, bool always_quote, std::string*
         } else if (byte == '\n') {
             out->append("\\n");
         } else if (is_control(byte)) {
-            char escaped[8];
-            std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(byte));
-            out->append(escaped);
+            append_u_escape(byte, out);
         } else {
             out->push_back(static_cast<char>(byte));
         }
@@ -169,7 +170,8 @@ void Logger::log(LogLevel level, std::string_view event, const nlohmann::json& f
     }
     std::string text = format_.load(std::memory_order_relaxed) == LogFormat::Logfmt
                            ? render_logfmt(line)
-                           : line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+                           : escape_unsafe_code_points(line.dump(
+                                 -1, ' ', false, nlohmann::json::error_handler_t::replace));
     text.push_back('\n');
     std::lock_guard lock(mutex_);
     std::fwrite(text.data(), 1, text.size(), sink_);

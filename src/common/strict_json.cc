@@ -1,5 +1,7 @@
 #include "common/strict_json.h"
 
+#include "common/text_escape.h"
+
 #include <cstddef>
 #include <exception>
 #include <new>
@@ -13,16 +15,9 @@ using nlohmann::json;
 // Longest member name quoted in an error; keeps hostile input from bloating logs.
 constexpr std::size_t kMaxQuotedNameLength = 80;
 
+// A member name as the untrusted-text policy quotes it, cut short.
 std::string quote_member_name(const std::string& name) {
-    // The lexer has already checked the name is valid UTF-8, so dump() cannot throw here; the
-    // replace handler is belt and braces.
-    std::string quoted =
-        json(name).dump(-1, ' ', /*ensure_ascii=*/true, json::error_handler_t::replace);
-    if (quoted.size() > kMaxQuotedNameLength) {
-        quoted.resize(kMaxQuotedNameLength);
-        quoted += "...\"";
-    }
-    return quoted;
+    return quote_untrusted(name, kMaxQuotedNameLength);
 }
 
 // Plain identifiers stay bare in a key path; anything else is quoted like above.

@@ -24,10 +24,16 @@ bool is_continuation(unsigned char byte) {
     return (byte & 0xc0) == 0x80;
 }
 
-// The length of the well-formed UTF-8 sequence at the start of `text` (Unicode 15, table 3-7),
-// with its code point in *code; 0 when it is not one.
-std::size_t sequence_length(std::string_view text, std::uint32_t* code) {
+}  // namespace
+
+// Unicode 15, table 3-7.
+std::size_t utf8_sequence_length(std::string_view text, std::uint32_t* code) {
+    if (text.empty()) return 0;
     const auto lead = static_cast<unsigned char>(text[0]);
+    if (lead < 0x80) {
+        *code = lead;
+        return 1;
+    }
     std::size_t length = 0;
     unsigned char low = 0x80;  // the range of the second byte, narrower after some leads
     unsigned char high = 0xbf;
@@ -42,7 +48,7 @@ std::size_t sequence_length(std::string_view text, std::uint32_t* code) {
         if (lead == 0xf0) low = 0x90;   // overlong
         if (lead == 0xf4) high = 0x8f;  // above U+10FFFF
     } else {
-        return 0;  // ASCII is handled by the caller; C0, C1, F5-FF and continuations never lead
+        return 0;  // C0, C1, F5-FF and continuations never lead
     }
     if (text.size() < length) return 0;
     const auto second = static_cast<unsigned char>(text[1]);
@@ -57,12 +63,13 @@ std::size_t sequence_length(std::string_view text, std::uint32_t* code) {
     return length;
 }
 
-// Well-formed, yet a terminal acts on it or shows it as something else.
 bool is_unsafe_code_point(std::uint32_t code) {
     return (code >= 0x80 && code <= 0x9f) || code == 0x061c || code == 0x200e || code == 0x200f ||
            (code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069) ||
            code == 0x2028 || code == 0x2029;
 }
+
+namespace {
 
 // Calls `emit` with each unit of the escaped text in turn: one kept character or one escape.
 // `emit` returns false to stop early.
@@ -83,7 +90,7 @@ void for_each_escaped_unit(std::string_view text, bool quote_delimiters, Emit em
             }
         } else {
             std::uint32_t code = 0;
-            const std::size_t length = sequence_length(text.substr(at), &code);
+            const std::size_t length = utf8_sequence_length(text.substr(at), &code);
             if (length == 0) {
                 unit = byte_escape(byte);
             } else {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -28,5 +29,18 @@ std::string escape_untrusted(std::string_view text);
 // be longer than `max_bytes` (quotes included), it stops at the last whole character or escape
 // that fits and ends with ...". An empty string gives "".
 std::string quote_untrusted(std::string_view text, std::size_t max_bytes = 120);
+
+// The policy's two judgements, for renderers that spell their escapes their own way (the
+// logger's JSON and logfmt lines): escape_untrusted escapes exactly the C0 controls and DEL, the
+// bytes utf8_sequence_length refuses, and the code points is_unsafe_code_point names.
+//
+// The length (1-4) of the well-formed UTF-8 sequence at the start of `text`, with its code point
+// in *code; 0 when the bytes there are not one (a stray continuation byte, an overlong form, a
+// surrogate, a code point above U+10FFFF, a sequence cut short) or `text` is empty.
+std::size_t utf8_sequence_length(std::string_view text, std::uint32_t* code);
+
+// Well-formed, yet a terminal acts on it or shows it as something else: the C1 controls, the
+// bidirectional formatting characters and the line and paragraph separators.
+bool is_unsafe_code_point(std::uint32_t code);
 
 }  // namespace oidcgw

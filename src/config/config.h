@@ -28,6 +28,9 @@ struct CertificateFiles {
     std::string private_key;  // PEM
 };
 
+// The upstream TLS settings as configured: the paths of the files, as the operator wrote them.
+// Their bytes are read at start and at each reload into a LoadedUpstreamTls
+// (upstream/upstream_client.h), which is what the upstream client uses.
 struct UpstreamTls {
     std::string ca;  // PEM bundle that verifies the upstream (Nomad's CA); empty: system store
     std::string certificate;  // client certificate for mutual TLS; empty: none

@@ -1,5 +1,7 @@
 #include "ops/privileges.h"
 
+#include "common/text_escape.h"
+
 #include <grp.h>
 #include <pwd.h>
 #include <sys/prctl.h>
@@ -14,8 +16,9 @@ namespace {
 
 constexpr std::size_t kMaxLookupBuffer = 1024 * 1024;
 
+// Account names come from the configuration file: quoted by the untrusted-text policy.
 std::string quoted(const std::string& name) {
-    return "\"" + name + "\"";
+    return quote_untrusted(name);
 }
 
 std::string errno_text(int error_number) {

@@ -2,20 +2,31 @@
 
 #ifdef OIDCGW_TEST_HOOKS
 
+#include "common/file_reading.h"
+
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 
 namespace oidcgw::test_hooks {
+namespace {
+
+// "<loop name> <milliseconds>": a line, never more.
+constexpr std::size_t kMaxStallFileBytes = 4096;
+
+}  // namespace
 
 void stall_if_asked(std::string_view loop) {
     static const char* const path = std::getenv("OIDCGW_TEST_STALL_FILE");
     if (path == nullptr || ::access(path, F_OK) != 0) return;
-    std::ifstream file(path);
+    std::string text;
+    std::string error;
+    if (!read_regular_file(path, kMaxStallFileBytes, &text, &error)) return;
+    std::istringstream file(text);
     std::string name;
     long milliseconds = 0;
     if (!(file >> name >> milliseconds) || name != loop) return;

@@ -1,6 +1,7 @@
 #include "probe/probe.h"
 
 #include "common/certificate_chain.h"
+#include "common/file_reading.h"
 #include "common/text_escape.h"
 #include "probe/jwks_checks.h"
 #include "probe/probe_checks.h"
@@ -10,7 +11,6 @@
 #include <curl/curl.h>
 
 #include <ctime>
-#include <fstream>
 #include <ostream>
 
 namespace oidcgw {
@@ -63,20 +63,10 @@ bool add_fetch_rows(std::vector<Check>& checks, const char* id_prefix, const cha
 }
 
 std::optional<std::string> read_token_file(const std::string& path, std::string* error) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        *error = "cannot read --token file \"" + path + "\"";
-        return std::nullopt;
-    }
-    std::string text(kMaxTokenBytes + 1, '\0');
-    in.read(text.data(), static_cast<std::streamsize>(text.size()));
-    if (in.bad()) {
-        *error = "cannot read --token file \"" + path + "\"";
-        return std::nullopt;
-    }
-    text.resize(static_cast<std::size_t>(in.gcount()));
-    if (text.size() > kMaxTokenBytes) {
-        *error = "--token file \"" + path + "\" is larger than 64 KiB: not a token";
+    std::string text;
+    std::string problem;
+    if (!read_regular_file(path, kMaxTokenBytes, &text, &problem)) {
+        *error = "cannot read --token file " + quote_untrusted(path, 4096) + ": " + problem;
         return std::nullopt;
     }
     return text;

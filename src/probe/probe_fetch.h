@@ -3,6 +3,8 @@
 // and optionally every connection to the issuer's host:port sent elsewhere (--connect-to).
 #pragma once
 
+#include "common/curl_transfer.h"  // connect_to_entry, for --connect-to
+
 #include <chrono>
 #include <cstddef>
 #include <string>
@@ -31,10 +33,5 @@ struct ProbeFetch {
 // GETs `url`. When the certificate does not verify, fetches again without verification so that
 // the document can still be checked; the result then says reached && !verified.
 ProbeFetch probe_fetch(const std::string& url, const ProbeFetchSettings& settings);
-
-// The CURLOPT_CONNECT_TO entry that sends connections for from_host:from_port to to_host:to_port
-// (IPv6 literals bracketed).
-std::string connect_to_entry(const std::string& from_host, unsigned from_port,
-                             const std::string& to_host, unsigned to_port);
 
 }  // namespace oidcgw

@@ -1,12 +1,12 @@
 #include "probe/thumbprint.h"
 
 #include "common/certificate_chain.h"
+#include "common/file_reading.h"
 #include "common/text_escape.h"
 #include "config/config.h"
 
 #include <openssl/evp.h>
 
-#include <fstream>
 #include <ostream>
 #include <sstream>
 
@@ -17,20 +17,10 @@ namespace {
 constexpr std::size_t kMaxConfigBytes = 1024 * 1024;
 
 std::optional<std::string> read_config_text(const std::string& path, std::string* error) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        *error = "cannot read \"" + path + "\"";
-        return std::nullopt;
-    }
-    std::string text(kMaxConfigBytes + 1, '\0');
-    in.read(text.data(), static_cast<std::streamsize>(text.size()));
-    if (in.bad()) {
-        *error = "cannot read \"" + path + "\"";
-        return std::nullopt;
-    }
-    text.resize(static_cast<std::size_t>(in.gcount()));
-    if (text.size() > kMaxConfigBytes) {
-        *error = "\"" + path + "\" is larger than 1 MiB";
+    std::string text;
+    std::string problem;
+    if (!read_regular_file(path, kMaxConfigBytes, &text, &problem)) {
+        *error = "cannot read " + quote_untrusted(path, 4096) + ": " + problem;
         return std::nullopt;
     }
     return text;

@@ -35,13 +35,14 @@ std::string issuer_mismatch_detail(const std::string& found, const std::string& 
         const std::string which = found.size() > configured.size()
                                       ? "has a trailing slash that the configured issuer lacks"
                                       : "lacks the trailing slash that the configured issuer has";
-        return "discovery issuer " + quote_text(found) + " differs from the configured issuer " +
-               quote_text(configured) + " only by a trailing slash: it " + which +
+        return "discovery issuer " + quote_untrusted(found) +
+               " differs from the configured issuer " + quote_untrusted(configured) +
+               " only by a trailing slash: it " + which +
                ". AWS IAM and other identity providers compare issuers byte for byte; make "
                "Nomad's oidc_issuer and the gateway's issuer identical";
     }
-    return "discovery issuer " + quote_text(found) + " is not the configured issuer " +
-           quote_text(configured) + " (compared byte for byte)";
+    return "discovery issuer " + quote_untrusted(found) + " is not the configured issuer " +
+           quote_untrusted(configured) + " (compared byte for byte)";
 }
 
 }  // namespace
@@ -88,7 +89,7 @@ std::optional<DiscoveryInfo> validate_discovery(std::string_view body, const Iss
         const std::optional<std::string> jwks_path = jwks_path_for_issuer(issuer, jwks_uri, &error);
         if (!jwks_path) {
             return reject(rejection, "bad_jwks_uri",
-                          "jwks_uri " + quote_text(jwks_uri) + ": " + error);
+                          "jwks_uri " + quote_untrusted(jwks_uri) + ": " + error);
         }
 
         for (const char* name : {"response_types_supported", "subject_types_supported",

@@ -1,6 +1,7 @@
 #include "publish/document_validation.h"
 
 #include "common/strict_json.h"
+#include "common/text_escape.h"
 #include "publish/document_limits.h"
 #include "publish/document_validation_support.h"
 
@@ -26,7 +27,6 @@ constexpr std::size_t kAwsMaxKeysPerType = 100;  // AWS IAM: at most 100 RSA and
 constexpr std::size_t kEntraMaxKeys = 100;       // Entra keeps only the first 100 keys
 constexpr std::size_t kMaxKidLength = 256;
 constexpr std::size_t kMinRsaModulusBits = 2048;
-constexpr std::size_t kMaxQuotedLength = 120;    // of document text quoted in a detail
 constexpr std::size_t kKidsNamedPerWarning = 3;  // kids a grouped warning names before "N more"
 constexpr std::size_t kMaxKeyWarnings = 8;       // distinct per-key warnings before a summary
 
@@ -116,7 +116,7 @@ std::size_t encoded_integer_bits(std::string_view base64url) {
 // "keys[0].d"; odd member names are quoted so the path stays unambiguous and log-safe.
 std::string member_path(const std::string& parent, const std::string& name) {
     static const RE2 plain_name("[A-Za-z0-9_#-]{1,64}");
-    const std::string shown = RE2::FullMatch(name, plain_name) ? name : quote_text(name);
+    const std::string shown = RE2::FullMatch(name, plain_name) ? name : quote_untrusted(name);
     return parent.empty() ? shown : parent + "." + shown;
 }
 
@@ -193,14 +193,14 @@ std::optional<Rejection> check_key(const json& key, std::size_t index, KeySetSca
     const auto type = std::find_if(key_types().begin(), key_types().end(),
                                    [&](const KeyType& t) { return t.kty == kty; });
     if (type == key_types().end()) {
-        return Rejection{"unsupported_key_type", label + " has kty " + quote_text(kty) +
+        return Rejection{"unsupported_key_type", label + " has kty " + quote_untrusted(kty) +
                                                      "; only RSA, EC and OKP are allowed"};
     }
 
     for (const auto& [name, member] : key.items()) {
         if (!contains(kCommonMembers, name) && !contains(type->members, name)) {
-            return Rejection{"unknown_member",
-                             label + " (kty " + kty + ") has unknown member " + quote_text(name)};
+            return Rejection{"unknown_member", label + " (kty " + kty + ") has unknown member " +
+                                                   quote_untrusted(name)};
         }
     }
 
@@ -211,16 +211,16 @@ std::optional<Rejection> check_key(const json& key, std::size_t index, KeySetSca
     }
     const std::string& kid = kid_member->get_ref<const std::string&>();
     if (kid.empty() || kid.size() > kMaxKidLength || !is_printable_kid(kid)) {
-        return Rejection{"bad_kid", label + " kid " + quote_text(kid) +
+        return Rejection{"bad_kid", label + " kid " + quote_untrusted(kid) +
                                         " must be 1 to 256 printable ASCII characters without "
                                         "'\"' or '\\'"};
     }
     const auto [previous, inserted] = scan.kid_index.emplace(kid, index);
     if (!inserted) {
-        return Rejection{"duplicate_kid", "kid " + quote_text(kid) + " appears in keys[" +
+        return Rejection{"duplicate_kid", "kid " + quote_untrusted(kid) + " appears in keys[" +
                                               std::to_string(previous->second) + "] and " + label};
     }
-    const std::string quoted_kid = quote_text(kid);
+    const std::string quoted_kid = quote_untrusted(kid);
     label = "key " + quoted_kid + " (" + label + ")";
 
     for (std::string_view required : type->members) {
@@ -237,7 +237,7 @@ std::optional<Rejection> check_key(const json& key, std::size_t index, KeySetSca
         }
         crv = crv_member.get<std::string>();
         if (!contains(type->curves, crv)) {
-            return Rejection{"bad_key_member", label + " has curve " + quote_text(crv) +
+            return Rejection{"bad_key_member", label + " has curve " + quote_untrusted(crv) +
                                                    ", not one allowed for kty " + kty};
         }
     }
@@ -252,7 +252,7 @@ std::optional<Rejection> check_key(const json& key, std::size_t index, KeySetSca
         }
         alg = alg_member->get<std::string>();
         if (!contains(type->algorithms, alg)) {
-            return Rejection{"bad_key_member", label + " has alg " + quote_text(alg) +
+            return Rejection{"bad_key_member", label + " has alg " + quote_untrusted(alg) +
                                                    ", which does not fit kty " + kty};
         }
     }
@@ -296,7 +296,7 @@ std::optional<Rejection> check_key(const json& key, std::size_t index, KeySetSca
     if (use_member == key.end()) {
         found("no \"use\"; Microsoft Entra ID expects \"use\":\"sig\"");
     } else if (use_member->get_ref<const std::string&>() != "sig") {
-        found("use " + quote_text(use_member->get_ref<const std::string&>()) +
+        found("use " + quote_untrusted(use_member->get_ref<const std::string&>()) +
               ", not \"sig\"; Microsoft Entra ID expects \"use\":\"sig\"");
     }
     scan.info.keys.push_back(KeySummary{kid, kty, alg, crv});
@@ -369,16 +369,6 @@ void add_key_set_warnings(KeySetScan& scan) {
 
 }  // namespace
 
-std::string quote_text(std::string_view text) {
-    std::string result = json(std::string(text))
-                             .dump(-1, ' ', /*ensure_ascii=*/true, json::error_handler_t::replace);
-    if (result.size() > kMaxQuotedLength) {
-        result.resize(kMaxQuotedLength);
-        result += "...\"";
-    }
-    return result;
-}
-
 std::nullopt_t reject(Rejection* rejection, std::string code, std::string detail) {
     if (rejection != nullptr) *rejection = Rejection{std::move(code), std::move(detail)};
     return std::nullopt;
@@ -410,7 +400,7 @@ std::optional<JwksInfo> validate_jwks(std::string_view body, Rejection* rejectio
         for (const auto& [name, member] : document->items()) {
             if (name != "keys") {
                 return reject(rejection, "unknown_member",
-                              "JWKS has unknown top-level member " + quote_text(name) +
+                              "JWKS has unknown top-level member " + quote_untrusted(name) +
                                   "; only \"keys\" is allowed");
             }
         }

@@ -2,6 +2,7 @@
 // discovery_validation.cc); not an interface of its own.
 #pragma once
 
+#include "common/text_escape.h"  // quote_untrusted: document text in a detail
 #include "publish/document_validation.h"
 
 #include <nlohmann/json.hpp>
@@ -11,10 +12,6 @@
 #include <string_view>
 
 namespace oidcgw {
-
-// Quotes document text (issuer values, kids, member names) for a detail: JSON-escaped to pure
-// ASCII so control bytes cannot reach logs, and truncated so a hostile document cannot bloat them.
-std::string quote_text(std::string_view text);
 
 // Sets *rejection (when given) and returns nullopt, for `return reject(...)`.
 std::nullopt_t reject(Rejection* rejection, std::string code, std::string detail);

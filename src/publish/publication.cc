@@ -61,6 +61,7 @@ std::optional<AcceptedDocuments> accept_document_pair(const IssuerUrl& issuer,
 std::shared_ptr<const IssuerPublication> build_issuer_publication(AcceptedDocuments documents,
                                                                   std::chrono::seconds max_age) {
     auto publication = std::make_shared<IssuerPublication>();
+    publication->max_age = max_age;
     publication->jwks_path = documents.discovery.jwks_path;
     publication->discovery =
         build_document_response(documents.discovery_body, documents.discovery_modified, max_age);

@@ -45,6 +45,7 @@ struct DocumentResponse {
 
 struct IssuerPublication {
     AcceptedDocuments documents;
+    std::chrono::seconds max_age{0};  // the Cache-Control max-age the responses were built with
     std::string jwks_path;
     DocumentResponse discovery;
     DocumentResponse jwks;

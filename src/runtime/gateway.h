@@ -1,6 +1,7 @@
 // The running gateway: the published snapshot (seeded from the disk cache), one refresher per
-// issuer, `workers` public event loops and one health loop, each on its own thread; and the
-// transactional reload that replaces configuration, certificates, listeners and issuers.
+// issuer, `workers` public event loops and one health loop, each on its own thread (gateway.cc);
+// the transactional reload that replaces configuration, certificates, listeners and issuers
+// (gateway_reload.cc); its metrics and /status document (gateway_reporting.cc).
 #pragma once
 
 #include "common/logger.h"
@@ -74,12 +75,12 @@ class Gateway {
     };
 
     std::shared_ptr<const Config> current_config() const;
-    std::shared_ptr<const IssuerPublication> load_cached(const IssuerConfig& issuer,
-                                                         const Config& config);
+    // The pair the disk cache holds for `issuer` (logged and shown in the status), or nullopt.
+    std::optional<AcceptedDocuments> load_cached(const IssuerUrl& issuer, const Config& config);
     std::vector<CertificateInfo> describe_certificates(const Config& config) const;
-    using IssuerTls = std::vector<std::optional<UpstreamTlsMaterial>>;  // one per issuer
+    using IssuerTls = std::vector<std::optional<LoadedUpstreamTls>>;  // one per issuer
     static bool load_issuer_tls(const Config& config, IssuerTls* loaded, std::string* error);
-    void start_refresher(const IssuerConfig& issuer, const std::optional<UpstreamTlsMaterial>& tls,
+    void start_refresher(const IssuerConfig& issuer, const std::optional<LoadedUpstreamTls>& tls,
                          const Config& config);
     void register_collectors();
     void log_certificate_warnings(const std::vector<std::string>& warnings);

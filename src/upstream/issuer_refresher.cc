@@ -1,6 +1,7 @@
 #include "upstream/issuer_refresher.h"
 
 #include "common/digest.h"
+#include "publish/publication_assembly.h"
 
 #include <algorithm>
 #include <ctime>
@@ -44,7 +45,7 @@ bool same_fetching(const IssuerConfig& a, const IssuerConfig& b) {
     return same_tls(a.upstream_tls, b.upstream_tls);
 }
 
-IssuerRefresher::IssuerRefresher(IssuerConfig issuer, std::optional<UpstreamTlsMaterial> tls,
+IssuerRefresher::IssuerRefresher(IssuerConfig issuer, std::optional<LoadedUpstreamTls> tls,
                                  RefreshSettings settings, DocumentCache cache,
                                  RefreshContext context)
     : issuer_(std::move(issuer)),
@@ -295,21 +296,11 @@ bool IssuerRefresher::publish(AcceptedDocuments documents, const UpstreamUrl& up
         auto next = std::make_shared<Publication>(current);
         for (IssuerSlot& slot : next->issuers) {
             if (slot.issuer.text != issuer_.issuer.text) continue;
-            slot.confirmed_at->store(now, std::memory_order_relaxed);  // shared by every copy
-            if (const IssuerPublication* previous = slot.published.get()) {
-                const bool same_discovery =
-                    previous->documents.discovery_body == documents.discovery_body;
-                const bool same_jwks = previous->documents.jwks_body == documents.jwks_body;
-                // Same bytes keep their Last-Modified, so caches see no change.
-                if (same_discovery) {
-                    documents.discovery_modified = previous->documents.discovery_modified;
-                }
-                if (same_jwks) documents.jwks_modified = previous->documents.jwks_modified;
-                if (same_discovery && same_jwks) return nullptr;  // nothing to publish
-            }
-            slot.published = build_issuer_publication(documents, settings_.max_age);
-            changed = true;
-            return next;
+            // An upstream vouched for the pair now, even if the wall clock stepped back since
+            // (the confirmation time is shared by every copy of the slot).
+            slot.confirmed_at->store(now, std::memory_order_relaxed);
+            changed = publish_pair(slot, documents, settings_.max_age);
+            return changed ? next : nullptr;
         }
         return nullptr;  // this issuer is no longer configured
     });

@@ -55,7 +55,7 @@ struct RefreshContext {
 
 class IssuerRefresher {
   public:
-    IssuerRefresher(IssuerConfig issuer, std::optional<UpstreamTlsMaterial> tls,
+    IssuerRefresher(IssuerConfig issuer, std::optional<LoadedUpstreamTls> tls,
                     RefreshSettings settings, DocumentCache cache, RefreshContext context);
     ~IssuerRefresher();
     IssuerRefresher(const IssuerRefresher&) = delete;
@@ -70,7 +70,7 @@ class IssuerRefresher {
     RoundOutcome refresh_once();
 
     const IssuerConfig& issuer() const { return issuer_; }
-    const std::optional<UpstreamTlsMaterial>& tls() const { return tls_; }
+    const std::optional<LoadedUpstreamTls>& tls() const { return tls_; }
     const RefreshSettings& settings() const { return settings_; }
     const DocumentCache& cache() const { return cache_; }
 
@@ -112,7 +112,7 @@ class IssuerRefresher {
     std::chrono::milliseconds jittered_interval();
 
     IssuerConfig issuer_;
-    std::optional<UpstreamTlsMaterial> tls_;
+    std::optional<LoadedUpstreamTls> tls_;
     RefreshSettings settings_;
     DocumentCache cache_;
     RefreshContext context_;

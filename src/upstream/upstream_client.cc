@@ -1,6 +1,8 @@
 #include "upstream/upstream_client.h"
 
+#include "common/curl_transfer.h"
 #include "common/file_reading.h"
+#include "common/text_escape.h"
 
 #include "version.h"
 
@@ -14,24 +16,10 @@ namespace oidcgw {
 namespace {
 
 struct TransferState {
-    std::string* body;
-    std::size_t cap;
-    bool over_cap = false;
     std::string content_encoding;
     const std::atomic<bool>* stop;
     std::optional<std::uint64_t> nomad_index;
 };
-
-std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
-    auto* state = static_cast<TransferState*>(user);
-    const std::size_t bytes = size * count;
-    if (state->body->size() + bytes > state->cap) {
-        state->over_cap = true;
-        return 0;  // cut the transfer at the cap instead of reading on
-    }
-    state->body->append(data, bytes);
-    return bytes;
-}
 
 std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
     auto* state = static_cast<TransferState*>(user);
@@ -69,15 +57,19 @@ int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
     return state->stop->load(std::memory_order_relaxed) ? 1 : 0;
 }
 
-// Up to 80 printable characters of an error body (e.g. Nomad's "No cluster leader"), so the
-// operator sees why without the log carrying arbitrary upstream bytes.
-std::string printable_excerpt(std::string_view body) {
-    std::string excerpt;
-    for (char c : body.substr(0, 80)) {
-        excerpt += (c >= 0x20 && c < 0x7f) ? c : ' ';
+// An error body (e.g. Nomad's "No cluster leader") or header value in a detail, quoted and
+// escaped by the untrusted-text policy and cut short, so the operator sees why without the log
+// carrying arbitrary upstream bytes. Trailing whitespace (a final newline) is left out; "" when
+// nothing remains.
+constexpr std::size_t kMaxExcerptBytes = 82;  // 80 bytes and the quotes
+
+std::string quoted_excerpt(std::string_view text) {
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r' ||
+                             text.back() == '\n')) {
+        text.remove_suffix(1);
     }
-    while (!excerpt.empty() && excerpt.back() == ' ') excerpt.pop_back();
-    return excerpt;
+    return text.empty() ? std::string()
+                        : quote_untrusted(text.substr(0, 4 * kMaxExcerptBytes), kMaxExcerptBytes);
 }
 
 std::string classify_curl_error(CURLcode code) {
@@ -107,17 +99,13 @@ std::string classify_curl_error(CURLcode code) {
     }
 }
 
-std::string bracketed(const std::string& host) {
-    return host.find(':') != std::string::npos ? "[" + host + "]" : host;
-}
-
 }  // namespace
 
 // A CA bundle, certificate chain or key: the same cap as the public certificates.
 constexpr std::size_t kMaxPemBytes = 4 * 1024 * 1024;
 
-std::optional<UpstreamTlsMaterial> load_upstream_tls(const UpstreamTls& tls, std::string* error) {
-    UpstreamTlsMaterial material;
+std::optional<LoadedUpstreamTls> load_upstream_tls(const UpstreamTls& tls, std::string* error) {
+    LoadedUpstreamTls material;
     material.server_name = tls.server_name;
     const auto read = [&](const std::string& path, const char* key, std::string* out) {
         if (path.empty()) return true;
@@ -148,56 +136,39 @@ FetchResult UpstreamClient::get(const UpstreamUrl& upstream, std::string_view pa
         result.error = "libcurl could not create a handle";
         return result;
     }
-    CURL* curl = handle_.get();
-    // Reset clears per-request options but keeps the connection cache, so the JWKS fetch
+    // set_up_get resets per-request options but keeps the connection cache, so the JWKS fetch
     // reuses the discovery fetch's TLS connection.
-    curl_easy_reset(curl);
+    CURL* curl = handle_.get();
 
-    const UpstreamTlsMaterial* tls = settings_.tls ? &*settings_.tls : nullptr;
-    std::string url = upstream.url_for(path);
-    std::string connect_to;
+    const LoadedUpstreamTls* tls = settings_.tls ? &*settings_.tls : nullptr;
+    CurlGet get;
+    get.url = upstream.url_for(path);
+    get.protocols = "http,https";
+    get.user_agent = "oidc-gateway/" OIDCGW_VERSION;
+    get.timeout = timeout.value_or(settings_.timeout);
+    CurlGetLists lists;
+    lists.headers = make_curl_list({"Accept: application/json", "Accept-Encoding: identity"});
     if (upstream.https && tls != nullptr && !tls->server_name.empty()) {
         // Dial the configured address but speak to (SNI) and verify the certificate's name:
         // Nomad's certificates name server.<region>.nomad, not the IP operators configure.
         UpstreamUrl named = upstream;
         named.host = tls->server_name;
-        url = named.url_for(path);
-        connect_to = tls->server_name + ":" + std::to_string(upstream.port) + ":" +
-                     bracketed(upstream.host) + ":" + std::to_string(upstream.port);
+        get.url = named.url_for(path);
+        const std::string entry =
+            connect_to_entry(tls->server_name, upstream.port, upstream.host, upstream.port);
+        lists.connect_to = make_curl_list({entry.c_str()});
     }
-    CurlSlistPtr connect_to_list;
-    if (!connect_to.empty()) {
-        connect_to_list.reset(curl_slist_append(nullptr, connect_to.c_str()));
-        curl_easy_setopt(curl, CURLOPT_CONNECT_TO, connect_to_list.get());
-    }
-    CurlSlistPtr headers(curl_slist_append(nullptr, "Accept: application/json"));
-    curl_slist_append(headers.get(), "Accept-Encoding: identity");
+    CappedBody body{&result.body, settings_.max_body_bytes};
+    set_up_get(curl, get, lists, &body);
 
-    TransferState state{&result.body, settings_.max_body_bytes, false, {}, &stop, {}};
-    const long timeout_ms = static_cast<long>(timeout.value_or(settings_.timeout).count());
-    const long connect_timeout_ms = static_cast<long>(settings_.timeout.count());
-    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_PROXY, "");  // never through an environment-configured proxy
+    TransferState state{{}, &stop, {}};
     curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "oidc-gateway/" OIDCGW_VERSION);
-    curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
-                     static_cast<curl_off_t>(settings_.max_body_bytes));
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &state);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(settings_.timeout.count()));
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &state);
     curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &state);
-    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(curl, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
     // Blobs are copied by libcurl (CURL_BLOB_COPY); the PEM text never goes back to disk.
     const auto blob = [](const std::string& pem) {
         return curl_blob{const_cast<char*>(pem.data()), pem.size(), CURL_BLOB_COPY};
@@ -226,7 +197,7 @@ FetchResult UpstreamClient::get(const UpstreamUrl& upstream, std::string_view pa
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &result.http_status);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
 
-    if (state.over_cap || code == CURLE_FILESIZE_EXCEEDED) {
+    if (body.over_cap || code == CURLE_FILESIZE_EXCEEDED) {
         result.error_code = "too_large";
         result.error = "body larger than max_document_bytes (" +
                        std::to_string(settings_.max_body_bytes) + "); transfer cut";
@@ -264,15 +235,16 @@ FetchResult UpstreamClient::get(const UpstreamUrl& upstream, std::string_view pa
     if (result.http_status != 200) {
         result.error_code = "http_status";
         result.error = "HTTP " + std::to_string(result.http_status);
-        const std::string excerpt = printable_excerpt(result.body);
+        const std::string excerpt = quoted_excerpt(result.body);
         if (!excerpt.empty()) result.error += ": " + excerpt;
         result.body.clear();
         return result;
     }
     if (!state.content_encoding.empty() && state.content_encoding != "identity") {
         result.error_code = "content_encoding";
-        result.error = "Content-Encoding \"" + printable_excerpt(state.content_encoding) +
-                       "\" although identity was asked";
+        result.error = "Content-Encoding " +
+                       quote_untrusted(state.content_encoding, kMaxExcerptBytes) +
+                       " although identity was asked";
         result.body.clear();
         return result;
     }

@@ -26,24 +26,24 @@ struct FetchResult {
     std::optional<std::uint64_t> nomad_index;  // X-Nomad-Index, when the upstream sent one
 };
 
-// The upstream TLS files, read into memory when the configuration is (re)loaded: libcurl would
-// otherwise reopen them for every connection, after privileges were dropped and outside the
-// transactional reload.
-struct UpstreamTlsMaterial {
+// The upstream TLS files that config/config.h's UpstreamTls names (paths), read into memory by
+// load_upstream_tls when the configuration is (re)loaded: libcurl would otherwise reopen them for
+// every connection, after privileges were dropped and outside the transactional reload.
+struct LoadedUpstreamTls {
     std::string ca_pem;           // empty: the system store
     std::string certificate_pem;  // empty: no client certificate
     std::string private_key_pem;
     std::string server_name;
 
-    bool operator==(const UpstreamTlsMaterial&) const = default;
+    bool operator==(const LoadedUpstreamTls&) const = default;
 };
 
 // Reads the files `tls` names; nullopt with *error naming the config key (relative to
 // upstream_tls) when one cannot be read.
-std::optional<UpstreamTlsMaterial> load_upstream_tls(const UpstreamTls& tls, std::string* error);
+std::optional<LoadedUpstreamTls> load_upstream_tls(const UpstreamTls& tls, std::string* error);
 
 struct UpstreamClientSettings {
-    std::optional<UpstreamTlsMaterial> tls;
+    std::optional<LoadedUpstreamTls> tls;
     std::chrono::milliseconds timeout{10'000};
     std::size_t max_body_bytes = 1024 * 1024;
 };

@@ -83,6 +83,25 @@ TEST(Logger, JsonReplacesInvalidUtf8AndEscapesControls) {
     EXPECT_EQ(json::parse(lines[0])["value"], "a\xEF\xBF\xBD\n");
 }
 
+// The code points text_escape.h escapes (C1 controls, bidi formatting, line separators) are
+// escaped in the line too, so that `tail` on a terminal shows them instead of obeying them; the
+// JSON value still reads back as the same text.
+TEST(Logger, JsonEscapesC1AndBidiCharactersLikeTheUntrustedTextPolicy) {
+    CapturedOutput output;
+    Logger logger(output.sink());
+    const std::string hostile =
+        "a\xC2\x9B"
+        "2J\xE2\x80\xAE"
+        "b\xE2\x80\xA8"
+        "caf\xC3\xA9";
+    logger.warn("odd", {{"value", hostile}});
+    const auto lines = output.lines();
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_TRUE(lines[0].ends_with("\"value\":\"a\\u009b2J\\u202eb\\u2028caf\xC3\xA9\"}"))
+        << lines[0];
+    EXPECT_EQ(json::parse(lines[0])["value"], hostile);
+}
+
 TEST(Logger, NullOrNonObjectFieldsAreLeftOut) {
     CapturedOutput output;
     Logger logger(output.sink());
@@ -207,6 +226,14 @@ TEST(RenderLogfmt, Utf8IsKeptAndInvalidBytesReplaced) {
     EXPECT_EQ(logfmt_value("\xED\xA0\x80"), replacement + replacement + replacement);  // surrogate
     EXPECT_EQ(logfmt_value("\xF4\x90\x80\x80").size(), 4 * replacement.size());        // > U+10FFFF
     EXPECT_EQ(logfmt_value("\x80 x"), "\"" + replacement + " x\"");
+}
+
+TEST(RenderLogfmt, C1AndBidiCharactersAreEscapedLikeTheUntrustedTextPolicy) {
+    EXPECT_EQ(logfmt_value("a\xC2\x9B"
+                           "2J"),
+              "a\\u009b2J");
+    EXPECT_EQ(logfmt_value("x\xE2\x80\xAEy\xE2\x81\xA6z"), "x\\u202ey\\u2066z");
+    EXPECT_EQ(logfmt_value("line\xE2\x80\xA8sep"), "line\\u2028sep");
 }
 
 TEST(RenderLogfmt, NumbersBooleansNullAreBare) {

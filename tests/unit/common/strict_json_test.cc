@@ -159,5 +159,16 @@ TEST(StrictJson, AcceptsNullErrorPointer) {
     EXPECT_TRUE(parse_strict_json(R"({"a":1})", nullptr));
 }
 
+// Member names are quoted by the untrusted-text policy (common/text_escape.h), cut at 80 bytes.
+TEST(StrictJson, DuplicateMemberNamesAreQuotedByTheUntrustedTextPolicy) {
+    std::string error;
+    EXPECT_FALSE(parse_strict_json("{\"a\\u001bb\":1,\"a\\u001bb\":2}", &error));
+    EXPECT_EQ(error, R"(duplicate member "a\x1bb")");
+    const std::string longer(200, 'n');
+    EXPECT_FALSE(parse_strict_json("{\"" + longer + "\":1,\"" + longer + "\":2}", &error));
+    EXPECT_LE(error.size(), std::string("duplicate member ").size() + 80) << error;
+    EXPECT_TRUE(error.ends_with("...\"")) << error;
+}
+
 }  // namespace
 }  // namespace oidcgw::testing

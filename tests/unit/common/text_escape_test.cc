@@ -2,6 +2,8 @@
 #include "common/text_escape.h"
 
 #include <gtest/gtest.h>
+
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 #include <string>
@@ -176,6 +178,25 @@ TEST(QuoteUntrusted, LongValuesAreCutAtAWholeCharacterOrEscape) {
             const std::size_t unit_size = unit_escaped.size() - 2;
             EXPECT_EQ(body.size() % unit_size, 0u) << quoted;
         }
+    }
+}
+
+TEST(TextEscape, TheSequenceAndCodePointJudgementsAreThoseEscapeUntrustedMakes) {
+    std::uint32_t code = 0;
+    EXPECT_EQ(utf8_sequence_length("a", &code), 1u);
+    EXPECT_EQ(code, static_cast<std::uint32_t>('a'));
+    EXPECT_EQ(utf8_sequence_length("\xC3\xA9x", &code), 2u);
+    EXPECT_EQ(code, 0xe9u);
+    EXPECT_EQ(utf8_sequence_length("\xE2\x80\xAE", &code), 3u);
+    EXPECT_EQ(code, 0x202eu);
+    EXPECT_TRUE(is_unsafe_code_point(code));
+    EXPECT_FALSE(is_unsafe_code_point(0xe9));
+    EXPECT_EQ(utf8_sequence_length("", &code), 0u);
+    EXPECT_EQ(utf8_sequence_length("\xC0\xAF", &code), 0u);      // overlong
+    EXPECT_EQ(utf8_sequence_length("\xED\xA0\x80", &code), 0u);  // surrogate
+    EXPECT_EQ(utf8_sequence_length("\xE2\x80", &code), 0u);      // cut short
+    for (const std::uint32_t unsafe : {0x80u, 0x9bu, 0x61cu, 0x200eu, 0x2066u, 0x2028u}) {
+        EXPECT_TRUE(is_unsafe_code_point(unsafe)) << unsafe;
     }
 }
 

@@ -1,5 +1,6 @@
 #include "publish/publication.h"
 
+#include "publish_fixtures.h"
 #include "unit_support.h"
 
 #include <gtest/gtest.h>
@@ -18,13 +19,8 @@ IssuerUrl issuer(const std::string& text) {
 }
 
 std::shared_ptr<const IssuerPublication> fixture_publication(std::time_t modified = 1700000000) {
-    Rejection rejection;
-    auto accepted = accept_document_pair(fixture_issuer(), fixture("openid-configuration.json"),
-                                         fixture("jwks.json"), 1 << 20, &rejection);
-    EXPECT_TRUE(accepted) << rejection.code << ": " << rejection.detail;
-    accepted->discovery_modified = modified;
-    accepted->jwks_modified = modified;
-    return build_issuer_publication(std::move(*accepted), std::chrono::seconds(300));
+    return build_issuer_publication(testing::accepted_fixture_pair(modified),
+                                    std::chrono::seconds(300));
 }
 
 TEST(AcceptDocumentPair, AcceptsTheFixturesAndNamesTheJwksPath) {

@@ -1,0 +1,55 @@
+#include "runtime/gateway_settings.h"
+
+#include <chrono>
+
+namespace oidcgw {
+
+std::vector<std::string> issuer_names(const Config& config) {
+    std::vector<std::string> names;
+    for (const IssuerConfig& issuer : config.issuers) names.push_back(issuer.issuer.text);
+    return names;
+}
+
+std::vector<IssuerUrl> issuer_urls(const Config& config) {
+    std::vector<IssuerUrl> urls;
+    for (const IssuerConfig& issuer : config.issuers) urls.push_back(issuer.issuer);
+    return urls;
+}
+
+PublicTlsProfile tls_profile(const Config& config) {
+    return {config.tls_min_version, config.tls_session_resumption};
+}
+
+ConnectionDeadlines deadlines_from(const Config& config) {
+    ConnectionDeadlines deadlines;
+    deadlines.handshake = config.timeouts.handshake;
+    deadlines.request_head = config.timeouts.request_head;
+    deadlines.keep_alive_idle = config.timeouts.keep_alive;
+    deadlines.write = config.timeouts.write;
+    return deadlines;
+}
+
+ConnectionLimits health_limits(const ConnectionLimits& limits) {
+    ConnectionLimits health = limits;
+    health.max_connections = limits.health_max_connections;
+    health.max_connections_per_ip = limits.health_max_connections_per_ip;
+    return health;
+}
+
+ListenSocketOptions public_socket_options(const ConnectionDeadlines& deadlines) {
+    ListenSocketOptions options;
+    options.reuse_port = true;
+    options.defer_accept_seconds = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::seconds>(deadlines.handshake).count());
+    return options;
+}
+
+PublicationSettings publication_settings(const Config& config) {
+    PublicationSettings settings;
+    settings.max_age = std::chrono::duration_cast<std::chrono::seconds>(config.max_age);
+    settings.max_stale = std::chrono::duration_cast<std::chrono::seconds>(config.max_stale);
+    settings.serve_stale = config.serve_stale;
+    return settings;
+}
+
+}  // namespace oidcgw

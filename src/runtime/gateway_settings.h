@@ -1,0 +1,26 @@
+// What the gateway's start and reload derive from a Config for the parts they wire: the issuers'
+// names, the public TLS profile, connection deadlines, the health listener's admission, the public
+// sockets' options and how the publication is served.
+#pragma once
+
+#include "config/config.h"
+#include "edge/listen_socket.h"
+#include "edge/server_loop.h"
+#include "edge/tls_server_context.h"
+#include "publish/publication_assembly.h"
+
+#include <string>
+#include <vector>
+
+namespace oidcgw {
+
+std::vector<std::string> issuer_names(const Config& config);
+std::vector<IssuerUrl> issuer_urls(const Config& config);
+PublicTlsProfile tls_profile(const Config& config);
+ConnectionDeadlines deadlines_from(const Config& config);
+// The health listener's admission: its own caps, the public side's rate per address.
+ConnectionLimits health_limits(const ConnectionLimits& limits);
+ListenSocketOptions public_socket_options(const ConnectionDeadlines& deadlines);
+PublicationSettings publication_settings(const Config& config);
+
+}  // namespace oidcgw
