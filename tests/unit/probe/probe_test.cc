@@ -114,6 +114,24 @@ TEST(ProbeUrl, SplitsIpv6AndPorts) {
     EXPECT_FALSE(split_probe_url("no-scheme"));
 }
 
+// One port grammar everywhere (common/host_port.h): a leading zero is refused like a sign or a
+// blank, as the gateway's own configuration refuses it.
+TEST(ProbeUrl, PortWithLeadingZeroIsRefused) {
+    const auto parts = split_probe_url("https://oidc.example.com:0443");
+    ASSERT_TRUE(parts);
+    EXPECT_TRUE(parts->has_port);
+    EXPECT_EQ(parts->port_text, "0443");
+    EXPECT_FALSE(parts->port);
+    for (const char* url : {"https://h:0443", "https://h:+443", "https://h:0", "https://h:65536",
+                            "https://h:", "https://h: 443"}) {
+        EXPECT_FALSE(split_probe_url(url)->port) << url;
+    }
+    EXPECT_EQ(split_probe_url("https://h:65535")->port, 65535);
+    const Check port = row(check_issuer_url("https://oidc.example.com:0443"), "url.port");
+    EXPECT_EQ(port.mark(kAll), Mark::Fail);
+    EXPECT_EQ(port.detail, "\"0443\"");
+}
+
 TEST(ProbeUrl, DiscoveryUrlDropsOneTrailingSlash) {
     EXPECT_EQ(discovery_url_for("https://a.example"),
               "https://a.example/.well-known/openid-configuration");
@@ -751,6 +769,26 @@ TEST_F(ProbeTls, EndpointsParse) {
     EXPECT_FALSE(parse_endpoint("a:0", std::nullopt, &error));
     EXPECT_FALSE(parse_endpoint("a b:1", std::nullopt, &error));
     EXPECT_EQ((Endpoint{"::1", 9}).to_string(), "[::1]:9");
+}
+
+// The probe's endpoints follow the gateway's host grammar: LDH labels, dotted quads without
+// leading zeros, canonical ports.
+TEST_F(ProbeTls, EndpointsFollowTheOneHostGrammar) {
+    std::string error;
+    EXPECT_FALSE(parse_endpoint("example.com:0443", std::nullopt, &error));
+    EXPECT_EQ(error, "\"example.com:0443\": PORT must be a number from 1 to 65535");
+    EXPECT_FALSE(parse_endpoint("a..b:1", std::nullopt, &error));
+    EXPECT_EQ(error, "\"a..b:1\": HOST must be a DNS name or an IP address");
+    EXPECT_FALSE(parse_endpoint("999.1.1.1:1", std::nullopt, &error));
+    EXPECT_FALSE(parse_endpoint(std::string(64, 'a') + ".example:1", std::nullopt, &error));
+    EXPECT_FALSE(parse_endpoint("[1.2.3.4]:1", std::nullopt, &error));
+    EXPECT_EQ(error, "\"1.2.3.4\" is not an IPv6 address");
+    EXPECT_FALSE(parse_endpoint("[::1", std::nullopt, &error));
+    EXPECT_EQ(error, "\"[::1\": the IPv6 address lacks its closing ']'");
+    EXPECT_FALSE(parse_endpoint("[::1]9", std::nullopt, &error));
+    EXPECT_EQ(error, "\"[::1]9\": expected ':PORT' after ']'");
+    EXPECT_EQ(parse_endpoint("GW.Example.com:65535", std::nullopt, &error)->port, 65535);
+    EXPECT_EQ(parse_endpoint("[::1]", 443, &error)->port, 443);
 }
 
 // ---- Report ----
