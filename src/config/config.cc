@@ -2,9 +2,12 @@
 
 #include "common/file_reading.h"
 
+#include "common/ascii.h"
 #include "common/certificate_chain.h"
 #include "common/duration.h"
+#include "common/host_port.h"
 #include "common/strict_json.h"
+#include "common/text_escape.h"
 #include "common/utc_time.h"
 #include "ops/privileges.h"
 
@@ -45,32 +48,6 @@ struct ConfigFailure {
     throw ConfigFailure{ConfigError{std::move(key), std::move(message)}};
 }
 
-// A value quoted for a message, with control characters escaped so it cannot forge log lines or
-// steer a terminal. JSON escapes C0 controls only; DEL and the C1 controls (U+0080-U+009F, two
-// bytes in UTF-8) are escaped here too.
-std::string quote(std::string_view text) {
-    const std::string dumped =
-        json(std::string(text)).dump(-1, ' ', false, json::error_handler_t::replace);
-    std::string quoted;
-    quoted.reserve(dumped.size());
-    for (std::size_t i = 0; i < dumped.size(); ++i) {
-        const auto byte = static_cast<unsigned char>(dumped[i]);
-        const auto next = i + 1 < dumped.size() ? static_cast<unsigned char>(dumped[i + 1]) : 0;
-        if (byte == 0x7f) {
-            quoted += "\\u007f";
-        } else if (byte == 0xc2 && next >= 0x80 && next <= 0x9f) {
-            static constexpr char kHex[] = "0123456789abcdef";
-            quoted += "\\u00";
-            quoted += kHex[next >> 4];
-            quoted += kHex[next & 0xf];
-            ++i;
-        } else {
-            quoted += dumped[i];
-        }
-    }
-    return quoted;
-}
-
 std::string found(const json& value) {
     return std::string("found ") + value.type_name();
 }
@@ -87,19 +64,11 @@ std::string printable_member_name(std::string_view name) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                c == '_' || c == '-';
     });
-    return plain ? std::string(name) : quote(name);
+    return plain ? std::string(name) : quote_untrusted(name);
 }
 
 std::string element_path(const std::string& parent, std::size_t index) {
     return parent + "[" + std::to_string(index) + "]";
-}
-
-std::string to_lower_ascii(std::string_view text) {
-    std::string lowered(text);
-    for (char& c : lowered) {
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
-    return lowered;
 }
 
 // One JSON object of the configuration: knows its path and its permitted members, and refuses
@@ -171,10 +140,12 @@ milliseconds read_duration(const json& value, const std::string& key, millisecon
     const std::optional<milliseconds> duration = parse_duration(text, &error);
     if (!duration) fail(key, error);
     if (*duration < minimum) {
-        fail(key, "must be at least " + format_duration(minimum) + ", found " + quote(text));
+        fail(key,
+             "must be at least " + format_duration(minimum) + ", found " + quote_untrusted(text));
     }
     if (*duration > maximum) {
-        fail(key, "must be at most " + format_duration(maximum) + ", found " + quote(text));
+        fail(key,
+             "must be at most " + format_duration(maximum) + ", found " + quote_untrusted(text));
     }
     return *duration;
 }
@@ -208,24 +179,12 @@ const json& read_non_empty_array(const json& value, const std::string& key,
 
 // ---- Listen addresses --------------------------------------------------------------------------
 
-bool is_dns_name(std::string_view text) {
-    // LDH labels of 1-63 characters, neither starting nor ending with '-'.
-    static const RE2 dns_name(
-        "(?i)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*");
-    return text.size() <= 253 &&
-           RE2::FullMatch(re2::StringPiece(text.data(), text.size()), dns_name);
-}
-
-bool looks_numeric(std::string_view text) {
-    static const RE2 digits_and_dots("[0-9.]+");
-    return RE2::FullMatch(re2::StringPiece(text.data(), text.size()), digits_and_dots);
-}
-
 // The canonical text of an IP literal (so "[0::0]" and "[::]" compare equal), or "" if `host`
 // is not one of the given family.
 std::string canonical_ip(const std::string& host, int family) {
     unsigned char address[16];
     char text[INET6_ADDRSTRLEN] = {};
+    if (host.find('\0') != std::string::npos) return {};
     if (inet_pton(family, host.c_str(), address) != 1) return {};
     if (inet_ntop(family, address, text, sizeof text) == nullptr) return {};
     return text;
@@ -233,55 +192,49 @@ std::string canonical_ip(const std::string& host, int family) {
 
 // Parses "host:port" or "[ipv6]:port"; the message explains what is wrong with `text`.
 std::optional<ListenAddress> parse_listen_address(const std::string& text, std::string* error) {
+    HostPortError shape{};
+    const std::optional<HostPort> parts = split_host_port(text, &shape);
+    if (!parts) {
+        *error = shape == HostPortError::UnclosedBracket ? "IPv6 address is missing its closing ']'"
+                                                         : "a port is required, e.g. \"[::]:443\"";
+        return std::nullopt;
+    }
     ListenAddress address;
     address.text = text;
-    std::string port_text;
-    if (text.starts_with("[")) {
-        const std::size_t close = text.find(']');
-        if (close == std::string::npos) {
-            *error = "IPv6 address is missing its closing ']'";
+    address.host = std::string(parts->host);
+    if (parts->bracketed) {
+        if (!is_ipv6_address(parts->host)) {
+            *error = quote_untrusted(parts->host) + " is not an IPv6 address";
             return std::nullopt;
         }
-        address.host = text.substr(1, close - 1);
-        if (canonical_ip(address.host, AF_INET6).empty()) {
-            *error = quote(address.host) + " is not an IPv6 address";
-            return std::nullopt;
-        }
-        if (close + 1 >= text.size() || text[close + 1] != ':') {
+        if (!parts->port) {
             *error = "a port is required, e.g. \"[::]:443\"";
             return std::nullopt;
         }
-        port_text = text.substr(close + 2);
     } else {
-        const std::size_t colon = text.find(':');
-        if (colon == std::string::npos) {
+        if (!parts->port) {
             *error = "a port is required, e.g. \"0.0.0.0:443\"";
             return std::nullopt;
         }
-        if (text.find(':', colon + 1) != std::string::npos) {
+        if (parts->has_extra_colon()) {
             *error = "IPv6 addresses need brackets, e.g. \"[::]:443\"";
             return std::nullopt;
         }
-        address.host = text.substr(0, colon);
-        port_text = text.substr(colon + 1);
-        if (address.host.empty()) {
+        if (parts->host.empty()) {
             *error = "a host is required (0.0.0.0 listens on every IPv4 address)";
             return std::nullopt;
         }
-        const bool valid_host = looks_numeric(address.host)
-                                    ? !canonical_ip(address.host, AF_INET).empty()
-                                    : is_dns_name(address.host);
-        if (!valid_host) {
-            *error = quote(address.host) + " is not an IPv4 address or host name";
+        if (!is_dns_name_or_ipv4(parts->host)) {
+            *error = quote_untrusted(parts->host) + " is not an IPv4 address or host name";
             return std::nullopt;
         }
     }
-    static const RE2 port_digits("[1-9][0-9]{0,4}");
-    if (!RE2::FullMatch(port_text, port_digits) || std::stoul(port_text) > 65535) {
-        *error = "port must be a number from 1 to 65535, found " + quote(port_text);
+    const std::optional<std::uint16_t> port = parse_port(*parts->port);
+    if (!port) {
+        *error = "port must be a number from 1 to 65535, found " + quote_untrusted(*parts->port);
         return std::nullopt;
     }
-    address.port = static_cast<std::uint16_t>(std::stoul(port_text));
+    address.port = *port;
     return address;
 }
 
@@ -293,7 +246,8 @@ ListenAddress read_listen_address(const json& value, const std::string& key) {
     std::optional<ListenAddress> address =
         parse_listen_address(value.get_ref<const std::string&>(), &error);
     if (!address) {
-        fail(key, "invalid address " + quote(value.get_ref<const std::string&>()) + ": " + error);
+        fail(key, "invalid address " + quote_untrusted(value.get_ref<const std::string&>()) + ": " +
+                      error);
     }
     return *address;
 }
@@ -319,7 +273,7 @@ bool overlaps(const ListenAddress& health, const ListenAddress& public_address) 
     const std::string public_host = host_identity(public_address);
     if (public_host == "::") return true;
     const std::string health_host = host_identity(health);
-    if (public_host == "0.0.0.0") return canonical_ip(health.host, AF_INET6).empty();
+    if (public_host == "0.0.0.0") return !is_ipv6_address(health.host);
     return health_host == public_host;
 }
 
@@ -330,8 +284,9 @@ std::vector<ListenAddress> read_listen_list(const json& value, const std::string
         ListenAddress address = read_listen_address(list[index], element_path(key, index));
         for (std::size_t earlier = 0; earlier < addresses.size(); ++earlier) {
             if (same_address(address, addresses[earlier])) {
-                fail(element_path(key, index), "duplicate address " + quote(address.text) +
-                                                   " (same as " + element_path(key, earlier) + ")");
+                fail(element_path(key, index), "duplicate address " +
+                                                   quote_untrusted(address.text) + " (same as " +
+                                                   element_path(key, earlier) + ")");
             }
         }
         addresses.push_back(std::move(address));
@@ -347,14 +302,14 @@ Enum read_choice(const json& value, const std::string& key,
                  const std::array<Enum, Count>& values) {
     std::string list;
     for (const std::string_view name : names) {
-        list += (list.empty() ? "" : ", ") + quote(name);
+        list += (list.empty() ? "" : ", ") + quote_untrusted(name);
     }
     if (!value.is_string()) fail(key, "must be one of " + list + ", " + found(value));
     const std::string& text = value.get_ref<const std::string&>();
     for (std::size_t index = 0; index < Count; ++index) {
         if (text == names[index]) return values[index];
     }
-    fail(key, "must be one of " + list + ", found " + quote(text));
+    fail(key, "must be one of " + list + ", found " + quote_untrusted(text));
 }
 
 bool read_boolean(const json& value, const std::string& key);
@@ -407,7 +362,8 @@ UpstreamTls read_upstream_tls(const json& value, const std::string& key) {
             read_non_empty_string(*server_name, reader.key_path("server_name"));
         if (looks_numeric(name) || !is_dns_name(name)) {
             fail(reader.key_path("server_name"),
-                 "must be a DNS name such as \"server.global.nomad\", found " + quote(name));
+                 "must be a DNS name such as \"server.global.nomad\", found " +
+                     quote_untrusted(name));
         }
         tls.server_name = to_lower_ascii(name);
     }
@@ -425,7 +381,7 @@ std::vector<UpstreamUrl> read_upstreams(const json& value, const std::string& ke
         if (!upstream) fail(element_key, error);
         for (std::size_t earlier = 0; earlier < upstreams.size(); ++earlier) {
             if (upstream->url_for("") == upstreams[earlier].url_for("")) {
-                fail(element_key, "duplicate upstream " + quote(text) + " (same as " +
+                fail(element_key, "duplicate upstream " + quote_untrusted(text) + " (same as " +
                                       element_path(key, earlier) + ")");
             }
         }
@@ -490,7 +446,7 @@ std::vector<IssuerConfig> read_issuers(const json& value, const std::string& key
             if (issuer.issuer.host == other.host && issuer.issuer.port == other.port &&
                 issuer.issuer.path_prefix == other.path_prefix) {
                 fail(element_key + ".issuer", "same host, port and path as " + other_key + " (" +
-                                                  quote(other.text) +
+                                                  quote_untrusted(other.text) +
                                                   "): both would serve the same discovery URL");
             }
         }
@@ -509,7 +465,7 @@ std::string read_account_name(const json& value, const std::string& key) {
     static const RE2 account_name("[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\\$?");
     if (!RE2::FullMatch(name, account_name)) {
         fail(key, "must be an account name (up to 64 letters, digits, '_', '.', '-'), found " +
-                      quote(name));
+                      quote_untrusted(name));
     }
     return name;
 }
@@ -616,9 +572,9 @@ Config read_config(const json& root) {
         config.health_listen = read_listen_address(*health, "health_listen");
         for (std::size_t index = 0; index < config.listen.size(); ++index) {
             if (overlaps(*config.health_listen, config.listen[index])) {
-                fail("health_listen", quote(config.health_listen->text) + " overlaps the public " +
-                                          element_path("listen", index) + " " +
-                                          quote(config.listen[index].text) +
+                fail("health_listen", quote_untrusted(config.health_listen->text) +
+                                          " overlaps the public " + element_path("listen", index) +
+                                          " " + quote_untrusted(config.listen[index].text) +
                                           ": the health endpoints need an address of their own");
             }
         }
@@ -637,7 +593,7 @@ Config read_config(const json& root) {
         config.max_age = read_duration(*value, "max_age", milliseconds{0}, 7 * kDay);
         if (config.max_age.count() % 1000 != 0) {
             fail("max_age", "must be whole seconds (it becomes Cache-Control max-age), found " +
-                                quote(value->get_ref<const std::string&>()));
+                                quote_untrusted(value->get_ref<const std::string&>()));
         }
     }
     if (const json* value = top.find("workers")) {
@@ -718,14 +674,15 @@ std::optional<ConfigError> check_certificate_and_key(const std::string& certific
     if (!key) return ConfigError{private_key_key, error};
     if (!check_chain_order(chain, &error)) return ConfigError{certificate_key, error};
     if (!check_key_matches(chain.front().get(), key.get(), &error)) {
-        return ConfigError{private_key_key, error + " in " + quote(certificate_path)};
+        return ConfigError{private_key_key, error + " in " + quote_untrusted(certificate_path)};
     }
     if (check_expiry) {
         const std::time_t not_after = certificate_not_after(chain.front().get());
         if (not_after <= std::time(nullptr)) {
             return ConfigError{certificate_key,
-                               "certificate " + quote(certificate_subject(chain.front().get())) +
-                                   " in " + quote(certificate_path) + " expired on " +
+                               "certificate " +
+                                   quote_untrusted(certificate_subject(chain.front().get())) +
+                                   " in " + quote_untrusted(certificate_path) + " expired on " +
                                    utc_readable(not_after) + " (notAfter)"};
         }
     }
@@ -735,13 +692,15 @@ std::optional<ConfigError> check_certificate_and_key(const std::string& certific
 std::optional<ConfigError> check_cache_dir(const std::string& path) {
     struct stat status {};
     if (::stat(path.c_str(), &status) != 0) {
-        return ConfigError{"cache_dir", "cannot use " + quote(path) + ": " + std::strerror(errno)};
+        return ConfigError{"cache_dir",
+                           "cannot use " + quote_untrusted(path) + ": " + std::strerror(errno)};
     }
     if (!S_ISDIR(status.st_mode)) {
-        return ConfigError{"cache_dir", quote(path) + " is not a directory"};
+        return ConfigError{"cache_dir", quote_untrusted(path) + " is not a directory"};
     }
     if (::access(path.c_str(), W_OK | X_OK) != 0) {
-        return ConfigError{"cache_dir", quote(path) + " is not writable: " + std::strerror(errno)};
+        return ConfigError{"cache_dir",
+                           quote_untrusted(path) + " is not writable: " + std::strerror(errno)};
     }
     return std::nullopt;
 }
@@ -753,8 +712,8 @@ std::optional<ConfigError> check_account(const Config& config) {
     const std::optional<UserAccount> account = lookup_user(config.user, &error);
     if (!account) return ConfigError{"user", error};
     if (account->uid == 0) {
-        return ConfigError{
-            "user", quote(config.user) + " has uid 0: name the unprivileged account to run as"};
+        return ConfigError{"user", quote_untrusted(config.user) +
+                                       " has uid 0: name the unprivileged account to run as"};
     }
     if (!config.group.empty() && !lookup_group(config.group, &error)) {
         return ConfigError{"group", error};
@@ -767,7 +726,7 @@ using FilePtr = std::unique_ptr<std::FILE, CDeleter<std::fclose>>;
 bool read_config_text(const std::string& path, std::string* text, std::string* error) {
     std::string problem;
     if (!read_regular_file(path, kMaxConfigFileBytes, text, &problem)) {
-        *error = "cannot read " + quote(path) + ": " + problem;
+        *error = "cannot read " + quote_untrusted(path) + ": " + problem;
         return false;
     }
     return true;

@@ -212,14 +212,15 @@ TEST(ParseConfig, UnusualUnknownMemberNamesAreQuotedInTheKeyPath) {
             std::string(
                 R"({"listen": ["127.0.0.1:8443"], "tls": {"certificates": [{"c\rt": "/a"}]}})"))
             .key,
-        R"(tls.certificates[0]."c\rt")");
+        R"(tls.certificates[0]."c\x0dt")");
     EXPECT_EQ(parse_error(std::string(R"({"": 1})")).key, R"("")");
     EXPECT_EQ(parse_error(std::string(R"({"a.b": 1})")).key, R"("a.b")");
-    // DEL and C1 controls (here U+009B, a terminal's CSI) are escaped too, not only C0 ones.
+    // DEL and C1 controls (here U+009B, a terminal's CSI) are escaped too, not only C0 ones,
+    // as quote_untrusted escapes all outside text (common/text_escape.h).
     EXPECT_EQ(parse_error(std::string("{\"x\x7f\xc2\x9b"
                                       "y\": 1}"))
                   .key,
-              R"("x\u007f\u009by")");
+              R"("x\x7f\u009by")");
 }
 
 TEST(ParseConfig, SyntaxErrorsHaveNoKey) {
