@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace oidcgw {
@@ -81,48 +83,36 @@ TEST(HostPortHost, NumericTextMustBeAnAddress) {
     expect_all(is_dns_name_or_ipv4, {"256.1.1.1", "1.2.3", "::1", ""}, false);
 }
 
+// split_host_port(text) gives `host`, `bracketed` and `port` (nullopt: no ':' after the host).
+void expect_split(std::string_view text, std::string_view host, bool bracketed,
+                  std::optional<std::string_view> port) {
+    const std::optional<HostPort> parts = split_host_port(text);
+    ASSERT_TRUE(parts) << text;
+    EXPECT_EQ(parts->host, host) << text;
+    EXPECT_EQ(parts->bracketed, bracketed) << text;
+    EXPECT_EQ(parts->port, port) << text;
+}
+
 TEST(HostPortSplit, HostAndPort) {
-    auto parts = split_host_port("example.com:443");
-    ASSERT_TRUE(parts);
-    EXPECT_EQ(parts->host, "example.com");
-    EXPECT_FALSE(parts->bracketed);
-    EXPECT_EQ(parts->port, "443");
-    EXPECT_FALSE(parts->has_extra_colon());
-
-    parts = split_host_port("example.com");
-    ASSERT_TRUE(parts);
-    EXPECT_EQ(parts->host, "example.com");
-    EXPECT_FALSE(parts->port);
-
-    EXPECT_EQ(split_host_port("example.com:")->port, "");
-    EXPECT_EQ(split_host_port(":443")->host, "");
-    EXPECT_EQ(split_host_port(":443")->port, "443");
-    EXPECT_EQ(split_host_port("")->host, "");
-    EXPECT_FALSE(split_host_port("")->port);
+    expect_split("example.com:443", "example.com", false, "443");
+    expect_split("example.com", "example.com", false, std::nullopt);
+    expect_split("example.com:", "example.com", false, "");
+    expect_split(":443", "", false, "443");
+    expect_split("", "", false, std::nullopt);
+    EXPECT_FALSE(split_host_port("example.com:443")->has_extra_colon());
 }
 
 TEST(HostPortSplit, UnbracketedIpv6IsAnExtraColon) {
-    const auto parts = split_host_port("::1:443");
-    ASSERT_TRUE(parts);
-    EXPECT_EQ(parts->host, "");
-    EXPECT_EQ(parts->port, ":1:443");
-    EXPECT_TRUE(parts->has_extra_colon());
+    expect_split("::1:443", "", false, ":1:443");
+    EXPECT_TRUE(split_host_port("::1:443")->has_extra_colon());
     EXPECT_TRUE(split_host_port("a:b:c")->has_extra_colon());
     EXPECT_FALSE(split_host_port("[::1]:443")->has_extra_colon());
 }
 
 TEST(HostPortSplit, Brackets) {
-    auto parts = split_host_port("[::1]:8443");
-    ASSERT_TRUE(parts);
-    EXPECT_EQ(parts->host, "::1");
-    EXPECT_TRUE(parts->bracketed);
-    EXPECT_EQ(parts->port, "8443");
-
-    parts = split_host_port("[::]");
-    ASSERT_TRUE(parts);
-    EXPECT_EQ(parts->host, "::");
-    EXPECT_FALSE(parts->port);
-    EXPECT_EQ(split_host_port("[]:1")->host, "");
+    expect_split("[::1]:8443", "::1", true, "8443");
+    expect_split("[::]", "::", true, std::nullopt);
+    expect_split("[]:1", "", true, "1");
 
     HostPortError error{};
     EXPECT_FALSE(split_host_port("[::1", &error));

@@ -211,17 +211,16 @@ TEST_F(ConfigFilesTest, CacheDirNotWritable) {
 // The account databases of this machine (Debian) hold nobody/nogroup and root.
 TEST_F(ConfigFilesTest, UserAndGroupMustExist) {
     EXPECT_EQ(check_after([](json& c) { c["user"] = "nobody"; }), "");
-    EXPECT_EQ(check_after([](json& c) {
-                  c["user"] = "nobody";
-                  c["group"] = "nogroup";
-              }),
-              "");
+    const auto user_and_group = [this](const char* user, const char* group) {
+        return check_after([&](json& c) {
+            c["user"] = user;
+            c["group"] = group;
+        });
+    };
+    EXPECT_EQ(user_and_group("nobody", "nogroup"), "");
     EXPECT_EQ(check_after([](json& c) { c["user"] = "oidcgw-absent-user"; }),
               "user: no such user \"oidcgw-absent-user\"");
-    EXPECT_EQ(check_after([](json& c) {
-                  c["user"] = "nobody";
-                  c["group"] = "oidcgw-absent-group";
-              }),
+    EXPECT_EQ(user_and_group("nobody", "oidcgw-absent-group"),
               "group: no such group \"oidcgw-absent-group\"");
     EXPECT_EQ(check_after([](json& c) { c["user"] = "root"; }),
               "user: \"root\" has uid 0: name the unprivileged account to run as");

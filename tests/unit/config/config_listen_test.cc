@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace oidcgw::testing {
 namespace {
@@ -18,12 +19,9 @@ TEST(ParseConfigListen, Addresses) {
     });
     ASSERT_EQ(config.listen.size(), 6u);
     EXPECT_EQ(config.listen[1].text, "[::]:8443");
-    EXPECT_EQ(config.listen[1].host, "::");
-    EXPECT_EQ(config.listen[1].port, 8443);
-    EXPECT_EQ(config.listen[2].host, "localhost");
-    EXPECT_EQ(config.listen[3].port, 1);
-    EXPECT_EQ(config.listen[4].host, "::1");
-    EXPECT_EQ(config.listen[4].port, 65535);
+    EXPECT_EQ(listen_hosts_and_ports(config),
+              (std::vector<std::string>{"0.0.0.0 443", ":: 8443", "localhost 8443", "127.0.0.1 1",
+                                        "::1 65535", "GW.example.com 443"}));
 }
 
 TEST(ParseConfigListen, Errors) {

@@ -113,17 +113,17 @@ TEST(ParseConfigLogs, FormatAndLevel) {
 }
 
 TEST(ParseConfigLogs, Errors) {
-    EXPECT_EQ(error_after([](json& c) { c["log_format"] = "text"; }),
-              "log_format: must be one of \"json\", \"logfmt\", found \"text\"");
-    EXPECT_EQ(error_after([](json& c) { c["log_format"] = "JSON"; }),
-              "log_format: must be one of \"json\", \"logfmt\", found \"JSON\"");
-    EXPECT_EQ(error_after([](json& c) { c["log_format"] = 1; }),
-              "log_format: must be one of \"json\", \"logfmt\", found number");
-    EXPECT_EQ(error_after([](json& c) { c["log_level"] = "warning"; }),
-              "log_level: must be one of \"debug\", \"info\", \"warn\", \"error\", found "
-              "\"warning\"");
-    EXPECT_EQ(error_after([](json& c) { c["log_level"] = json(); }),
-              "log_level: must be one of \"debug\", \"info\", \"warn\", \"error\", found null");
+    const auto error_with = [](const char* key, const json& value) {
+        return error_after([&](json& c) { c[key] = value; });
+    };
+    const std::string formats = "log_format: must be one of \"json\", \"logfmt\", found ";
+    EXPECT_EQ(error_with("log_format", "text"), formats + "\"text\"");
+    EXPECT_EQ(error_with("log_format", "JSON"), formats + "\"JSON\"");
+    EXPECT_EQ(error_with("log_format", 1), formats + "number");
+    const std::string levels =
+        "log_level: must be one of \"debug\", \"info\", \"warn\", \"error\", found ";
+    EXPECT_EQ(error_with("log_level", "warning"), levels + "\"warning\"");
+    EXPECT_EQ(error_with("log_level", json()), levels + "null");
 }
 
 TEST(ParseConfigLogs, AccessLog) {
@@ -146,27 +146,19 @@ TEST(ParseConfigLogs, AccessLog) {
 }
 
 TEST(ParseConfigLogs, AccessLogErrors) {
-    EXPECT_EQ(error_after([](json& c) { c["access_log"] = true; }),
-              "access_log: must be an object, found boolean");
-    EXPECT_EQ(error_after([](json& c) {
-                  c["access_log"] = {{"enabled", "yes"}};
-              }),
+    const auto access_log_error = [](const json& value) {
+        return error_after([&](json& c) { c["access_log"] = value; });
+    };
+    EXPECT_EQ(access_log_error(true), "access_log: must be an object, found boolean");
+    EXPECT_EQ(access_log_error({{"enabled", "yes"}}),
               "access_log.enabled: must be true or false, found string");
-    EXPECT_EQ(error_after([](json& c) {
-                  c["access_log"] = {{"enabled", 1}};
-              }),
+    EXPECT_EQ(access_log_error({{"enabled", 1}}),
               "access_log.enabled: must be true or false, found number");
-    EXPECT_EQ(error_after([](json& c) {
-                  c["access_log"] = {{"max_per_second", 0}};
-              }),
+    EXPECT_EQ(access_log_error({{"max_per_second", 0}}),
               "access_log.max_per_second: must be from 1 to 100000, found 0");
-    EXPECT_EQ(error_after([](json& c) {
-                  c["access_log"] = {{"max_per_second", 100001}};
-              }),
+    EXPECT_EQ(access_log_error({{"max_per_second", 100001}}),
               "access_log.max_per_second: must be from 1 to 100000, found 100001");
-    EXPECT_EQ(error_after([](json& c) {
-                  c["access_log"] = {{"max_per_second", 1.5}};
-              }),
+    EXPECT_EQ(access_log_error({{"max_per_second", 1.5}}),
               "access_log.max_per_second: must be a whole number from 1 to 100000, found 1.5");
 }
 

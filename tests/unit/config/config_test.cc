@@ -10,6 +10,7 @@
 #include <limits>
 #include <string>
 #include <thread>
+#include <vector>
 
 #ifndef OIDCGW_SOURCE_DIR
 #define OIDCGW_SOURCE_DIR "/work/main"
@@ -47,10 +48,7 @@ TEST(ParseConfig, IssueExampleParses) {
     EXPECT_EQ(config.path, "");
     ASSERT_EQ(config.listen.size(), 2u);
     EXPECT_EQ(config.listen[0].text, "0.0.0.0:443");
-    EXPECT_EQ(config.listen[0].host, "0.0.0.0");
-    EXPECT_EQ(config.listen[0].port, 443);
-    EXPECT_EQ(config.listen[1].host, "::");
-    EXPECT_EQ(config.listen[1].port, 443);
+    EXPECT_EQ(listen_hosts_and_ports(config), (std::vector<std::string>{"0.0.0.0 443", ":: 443"}));
     ASSERT_EQ(config.certificates.size(), 1u);
     EXPECT_EQ(config.certificates[0].certificate, "/etc/oidc-gateway/tls/fullchain.pem");
     EXPECT_EQ(config.certificates[0].private_key, "/etc/oidc-gateway/tls/privkey.pem");

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <string>
+#include <vector>
 
 namespace oidcgw::testing {
 
@@ -67,6 +68,15 @@ inline bool contains(const std::string& haystack, const std::string& needle) {
 inline bool has_warning(const Config& config, const std::string& fragment) {
     return std::any_of(config.warnings.begin(), config.warnings.end(),
                        [&](const std::string& warning) { return contains(warning, fragment); });
+}
+
+// "host port" of each listen address, in order.
+inline std::vector<std::string> listen_hosts_and_ports(const Config& config) {
+    std::vector<std::string> addresses;
+    for (const ListenAddress& address : config.listen) {
+        addresses.push_back(address.host + " " + std::to_string(address.port));
+    }
+    return addresses;
 }
 
 }  // namespace oidcgw::testing
