@@ -58,6 +58,28 @@ TEST(ParseConfigListen, Errors) {
     EXPECT_TRUE(contains(listen_error({"LocalHost:1", "localhost:1"}), "duplicate address"));
 }
 
+// The grammar of common/host_port.h, as the listen addresses meet it.
+TEST(ParseConfigListen, OneHostPortGrammar) {
+    auto listen_error = [](const std::string& value) {
+        return error_after([&](json& c) { c["listen"] = {value}; });
+    };
+    // A NUL inside the brackets no longer ends the address for inet_pton: refused, and shown.
+    EXPECT_EQ(listen_error(std::string("[::1\0x]:443", 11)),
+              "listen[0]: invalid address \"[::1\\x00x]:443\": \"::1\\x00x\" is not an IPv6 "
+              "address");
+    // The shape is judged before the host: text after ']' is a missing port first.
+    EXPECT_EQ(listen_error("[zz]x"),
+              "listen[0]: invalid address \"[zz]x\": a port is required, "
+              "e.g. \"[::]:443\"");
+    EXPECT_TRUE(contains(listen_error("01.2.3.4:443"), "not an IPv4 address or host name"));
+    EXPECT_TRUE(contains(listen_error("under_score:443"), "not an IPv4 address or host name"));
+    EXPECT_TRUE(contains(listen_error("example.com.:443"), "not an IPv4 address or host name"));
+    EXPECT_TRUE(contains(listen_error(std::string(64, 'a') + ":443"), "not an IPv4 address"));
+    EXPECT_EQ(
+        config_after([](json& c) { c["listen"] = {std::string(63, 'a') + ":443"}; }).listen[0].port,
+        443);
+}
+
 TEST(ParseConfigListen, SamePortOnDifferentAddressesIsFine) {
     const Config config = config_after([](json& c) {
         c["listen"] = {"127.0.0.1:443", "127.0.0.2:443"};
