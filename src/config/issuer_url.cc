@@ -1,6 +1,8 @@
 #include "config/issuer_url.h"
 
-#include <arpa/inet.h>
+#include "common/ascii.h"
+#include "common/host_port.h"
+
 #include <re2/re2.h>
 
 #include <cstdio>
@@ -12,7 +14,6 @@ namespace {
 // Long enough for any sane deployment, short enough that a hostile document cannot make us
 // carry megabytes around in error messages and routing tables.
 constexpr std::size_t kMaxUrlLength = 2048;
-constexpr std::size_t kMaxHostLength = 253;
 constexpr std::uint16_t kHttpsPort = 443;
 constexpr std::uint16_t kHttpPort = 80;
 
@@ -30,18 +31,6 @@ struct Authority {
     std::optional<std::uint16_t> port;
 };
 
-std::string to_lower_ascii(std::string_view text) {
-    std::string lowered(text);
-    for (char& c : lowered) {
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
-    return lowered;
-}
-
-bool equals_ignore_case(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && to_lower_ascii(a) == to_lower_ascii(b);
-}
-
 // Names one character for an error message without echoing control bytes into logs.
 std::string describe_char(char c) {
     const auto byte = static_cast<unsigned char>(c);
@@ -53,42 +42,6 @@ std::string describe_char(char c) {
 
 re2::StringPiece piece(std::string_view text) {
     return re2::StringPiece(text.data(), text.size());
-}
-
-bool is_dns_name(std::string_view host) {
-    // LDH labels of 1-63 characters that neither start nor end with '-'.
-    static const RE2 dns_name(
-        "(?i)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*");
-    return host.size() <= kMaxHostLength && RE2::FullMatch(piece(host), dns_name);
-}
-
-bool is_ipv4_dotted_quad(std::string_view host) {
-    // Decimal octets 0-255 without leading zeros (which some resolvers read as octal).
-    static const RE2 dotted_quad(
-        "(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}"
-        "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])");
-    return RE2::FullMatch(piece(host), dotted_quad);
-}
-
-bool looks_numeric(std::string_view host) {
-    static const RE2 digits_and_dots("[0-9.]+");
-    return RE2::FullMatch(piece(host), digits_and_dots);
-}
-
-bool is_ipv6_address(std::string_view host) {
-    if (host.empty() || host.size() > 45) return false;
-    const std::string terminated(host);
-    unsigned char address[16];
-    return inet_pton(AF_INET6, terminated.c_str(), address) == 1;
-}
-
-// 1-65535 in canonical decimal (no sign, no leading zeros).
-std::optional<std::uint16_t> parse_port(std::string_view text) {
-    static const RE2 port_digits("[1-9][0-9]{0,4}");
-    if (!RE2::FullMatch(piece(text), port_digits)) return std::nullopt;
-    unsigned long value = std::stoul(std::string(text));
-    if (value > 65535) return std::nullopt;
-    return static_cast<std::uint16_t>(value);
 }
 
 std::optional<UrlParts> split_url(std::string_view text, std::string* error) {
@@ -129,48 +82,31 @@ std::optional<UrlParts> split_url(std::string_view text, std::string* error) {
 
 std::optional<Authority> parse_authority(std::string_view authority, bool allow_ipv6,
                                          std::string* error) {
+    if (authority.starts_with("[") && !allow_ipv6) {
+        *error = "host must be a DNS name or an IPv4 address, not an IPv6 literal";
+        return std::nullopt;
+    }
+    HostPortError shape{};
+    const std::optional<HostPort> parts = split_host_port(authority, &shape);
+    if (!parts) {
+        *error = shape == HostPortError::UnclosedBracket
+                     ? "IPv6 host is missing its closing ']'"
+                     : "unexpected characters after the IPv6 host";
+        return std::nullopt;
+    }
     Authority result;
-    std::string_view host;
-    std::string_view port_text;
-    bool has_port = false;
-    if (authority.front() == '[') {
-        const std::size_t close = authority.find(']');
-        if (!allow_ipv6) {
-            *error = "host must be a DNS name or an IPv4 address, not an IPv6 literal";
-            return std::nullopt;
-        }
-        if (close == std::string_view::npos) {
-            *error = "IPv6 host is missing its closing ']'";
-            return std::nullopt;
-        }
-        host = authority.substr(1, close - 1);
-        const std::string_view after = authority.substr(close + 1);
-        if (!after.empty()) {
-            if (after.front() != ':') {
-                *error = "unexpected characters after the IPv6 host";
-                return std::nullopt;
-            }
-            has_port = true;
-            port_text = after.substr(1);
-        }
-        if (!is_ipv6_address(host)) {
+    if (parts->bracketed) {
+        if (!is_ipv6_address(parts->host)) {
             *error = "host is not a valid IPv6 address";
             return std::nullopt;
         }
         result.ipv6 = true;
     } else {
-        const std::size_t colon = authority.find(':');
-        host = authority.substr(0, colon);
-        if (colon != std::string_view::npos) {
-            has_port = true;
-            port_text = authority.substr(colon + 1);
-        }
-        if (host.empty()) {
+        if (parts->host.empty()) {
             *error = "URL has no host";
             return std::nullopt;
         }
-        const bool valid_host = looks_numeric(host) ? is_ipv4_dotted_quad(host) : is_dns_name(host);
-        if (!valid_host) {
+        if (!is_dns_name_or_ipv4(parts->host)) {
             *error = allow_ipv6 ? "host must be a DNS name, an IPv4 address or a bracketed IPv6 "
                                   "address"
                                 : "host must be a DNS name (letters, digits, '-' and '.') or an "
@@ -178,14 +114,15 @@ std::optional<Authority> parse_authority(std::string_view authority, bool allow_
             return std::nullopt;
         }
     }
-    if (has_port) {
-        result.port = parse_port(port_text);
+    if (parts->port) {
+        // An unbracketed second ':' ends up in the port text, which then is no number.
+        result.port = parse_port(*parts->port);
         if (!result.port) {
             *error = "port must be a number from 1 to 65535";
             return std::nullopt;
         }
     }
-    result.host = to_lower_ascii(host);
+    result.host = to_lower_ascii(parts->host);
     return result;
 }
 
@@ -254,16 +191,16 @@ std::optional<IssuerUrl> parse_issuer_url(std::string_view text, std::string* er
 }
 
 bool host_matches_issuer(const IssuerUrl& issuer, std::string_view host_header) {
-    std::string_view host = host_header;
-    const std::size_t colon = host_header.rfind(':');
-    if (colon != std::string_view::npos) {
-        const std::optional<std::uint16_t> port = parse_port(host_header.substr(colon + 1));
+    // Issuer hosts are names or IPv4 addresses: a bracketed Host never names one.
+    const std::optional<HostPort> parts = split_host_port(host_header);
+    if (!parts || parts->bracketed) return false;
+    if (parts->port) {
+        const std::optional<std::uint16_t> port = parse_port(*parts->port);
         if (!port || *port != issuer.port) return false;
-        host = host_header.substr(0, colon);
     } else if (issuer.port != kHttpsPort) {
         return false;
     }
-    return equals_ignore_case(host, issuer.host);
+    return equals_ignoring_ascii_case(parts->host, issuer.host);
 }
 
 std::string UpstreamUrl::url_for(std::string_view path) const {

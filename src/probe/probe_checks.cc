@@ -1,14 +1,15 @@
 #include "probe/probe_checks.h"
 
+#include "common/ascii.h"
 #include "common/certificate_chain.h"
 #include "common/duration.h"
+#include "common/host_port.h"
 #include "common/strict_json.h"
 #include "common/text_escape.h"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cctype>
 
 namespace oidcgw {
 namespace {
@@ -17,22 +18,6 @@ using nlohmann::json;
 
 constexpr const char* kUrlSection = "URL";
 constexpr const char* kDiscoverySection = "Discovery";
-
-std::string lower_ascii(std::string_view text) {
-    std::string lowered(text);
-    for (char& c : lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return lowered;
-}
-
-std::optional<std::uint16_t> parse_port_text(const std::string& text) {
-    if (text.empty() || text.size() > 5 ||
-        !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-        return std::nullopt;
-    }
-    const unsigned long value = std::stoul(text);
-    if (value == 0 || value > 65535) return std::nullopt;
-    return static_cast<std::uint16_t>(value);
-}
 
 bool is_array_of_strings(const json& value) {
     return value.is_array() &&
@@ -78,26 +63,12 @@ std::optional<ProbeUrl> split_probe_url(std::string_view url) {
         parts.userinfo = std::string(authority.substr(0, at));
         authority = authority.substr(at + 1);
     }
-    if (authority.starts_with("[")) {
-        const std::size_t close = authority.find(']');
-        if (close == std::string_view::npos) return std::nullopt;
-        parts.host = std::string(authority.substr(1, close - 1));
-        const std::string_view after = authority.substr(close + 1);
-        if (!after.empty()) {
-            if (after.front() != ':') return std::nullopt;
-            parts.has_port = true;
-            parts.port_text = std::string(after.substr(1));
-        }
-    } else {
-        const std::size_t colon = authority.find(':');
-        parts.host = std::string(authority.substr(0, colon));
-        if (colon != std::string_view::npos) {
-            parts.has_port = true;
-            parts.port_text = std::string(authority.substr(colon + 1));
-        }
-    }
-    parts.port =
-        parts.has_port ? parse_port_text(parts.port_text) : std::optional<std::uint16_t>(443);
+    const std::optional<HostPort> host_port = split_host_port(authority);
+    if (!host_port) return std::nullopt;
+    parts.host = std::string(host_port->host);
+    parts.has_port = host_port->port.has_value();
+    parts.port_text = std::string(host_port->port.value_or(""));
+    parts.port = parts.has_port ? parse_port(parts.port_text) : std::optional<std::uint16_t>(443);
     return parts;
 }
 
@@ -119,7 +90,7 @@ std::vector<Check> check_issuer_url(std::string_view url) {
     }
     scheme.detail = quote_untrusted(parts->scheme);
     if (parts->scheme != "https") {
-        scheme.all(Mark::Fail, lower_ascii(parts->scheme) == "https"
+        scheme.all(Mark::Fail, equals_ignoring_ascii_case(parts->scheme, "https")
                                    ? "write \"https\" in lowercase: issuers are compared byte for "
                                      "byte"
                                    : "the identity providers fetch only over https");
@@ -129,7 +100,7 @@ std::vector<Check> check_issuer_url(std::string_view url) {
     Check host = make_check("url.host", kUrlSection, "Host", quote_untrusted(parts->host));
     if (parts->host.empty()) {
         host.all(Mark::Fail, "the URL names no host");
-    } else if (parts->host != lower_ascii(parts->host)) {
+    } else if (parts->host != to_lower_ascii(parts->host)) {
         host.note(Mark::Warn,
                   "the host has uppercase letters: every token's iss must repeat them exactly");
     }
@@ -194,7 +165,7 @@ std::string describe_issuer_mismatch(std::string_view found, std::string_view ex
                "OpenIDConnect provider found\"); make Nomad's oidc_issuer, the gateway's issuer "
                "and the URL given to the identity provider identical";
     }
-    if (lower_ascii(found) == lower_ascii(expected)) {
+    if (equals_ignoring_ascii_case(found, expected)) {
         return prefix + " only in letter case; issuers are compared byte for byte";
     }
     return prefix + " (compared byte for byte)";
@@ -228,7 +199,7 @@ Check check_content_type(std::string id, std::string section, const ProbeFetch& 
     Check check = make_check(std::move(id), std::move(section), "Content-Type application/json");
     std::string media_type = fetch.content_type.substr(0, fetch.content_type.find(';'));
     while (!media_type.empty() && media_type.back() == ' ') media_type.pop_back();
-    media_type = lower_ascii(media_type);
+    media_type = to_lower_ascii(media_type);
     check.detail = fetch.content_type.empty() ? "none" : quote_untrusted(fetch.content_type);
     if (media_type != "application/json") {
         check.all(Mark::Fail, fetch.content_type.empty()

@@ -1,5 +1,6 @@
 #include "probe/probe_report.h"
 
+#include "common/ascii.h"
 #include "common/text_escape.h"
 
 #include <nlohmann/json.hpp>
@@ -12,14 +13,6 @@ namespace oidcgw {
 namespace {
 
 constexpr std::size_t kTitleWidth = 34;
-
-std::string lower_ascii(std::string_view text) {
-    std::string lowered(text);
-    for (char& c : lowered) {
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
-    return lowered;
-}
 
 // Pads ASCII text to `width` columns (titles and provider names are ASCII).
 std::string padded(std::string_view text, std::size_t width) {
@@ -124,7 +117,7 @@ std::optional<std::vector<Idp>> parse_idp_list(std::string_view text, std::strin
     std::size_t start = 0;
     while (start <= text.size()) {
         const std::size_t comma = std::min(text.find(',', start), text.size());
-        const std::string name = lower_ascii(text.substr(start, comma - start));
+        const std::string name = to_lower_ascii(text.substr(start, comma - start));
         const auto found = std::find_if(kAllIdps.begin(), kAllIdps.end(),
                                         [&](Idp idp) { return idp_id(idp) == name; });
         if (found == kAllIdps.end()) {

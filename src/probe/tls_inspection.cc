@@ -1,15 +1,14 @@
 #include "probe/tls_inspection.h"
 
 #include "common/certificate_chain.h"
+#include "common/host_port.h"
 #include "common/text_escape.h"
 #include "edge/listen_socket.h"
 
-#include <arpa/inet.h>
 #include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
-#include <re2/re2.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -32,18 +31,8 @@ using X509StackPtr = std::unique_ptr<STACK_OF(X509), X509StackDeleter>;
 
 using Clock = std::chrono::steady_clock;
 
-bool is_ip_address(const std::string& host) {
-    unsigned char buffer[16];
-    return inet_pton(AF_INET, host.c_str(), buffer) == 1 ||
-           inet_pton(AF_INET6, host.c_str(), buffer) == 1;
-}
-
-std::optional<std::uint16_t> parse_port(std::string_view text) {
-    static const RE2 digits("[1-9][0-9]{0,4}");
-    if (!RE2::FullMatch(re2::StringPiece(text.data(), text.size()), digits)) return std::nullopt;
-    const unsigned long value = std::stoul(std::string(text));
-    if (value > 65535) return std::nullopt;
-    return static_cast<std::uint16_t>(value);
+bool is_ip_address(std::string_view host) {
+    return is_ipv4_dotted_quad(host) || is_ipv6_address(host);
 }
 
 // Milliseconds left until `deadline`, at least 0, as poll() wants them.
@@ -140,56 +129,43 @@ std::string Endpoint::to_string() const {
 std::optional<Endpoint> parse_endpoint(std::string_view text,
                                        std::optional<std::uint16_t> default_port,
                                        std::string* error) {
-    static const RE2 host_name("[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?");
-    Endpoint endpoint;
-    std::string_view host;
-    std::optional<std::string_view> port_text;
-    if (text.starts_with("[")) {
-        const std::size_t close = text.find(']');
-        if (close == std::string_view::npos) {
-            *error = "\"" + std::string(text) + "\": the IPv6 address lacks its closing ']'";
-            return std::nullopt;
-        }
-        host = text.substr(1, close - 1);
-        const std::string_view rest = text.substr(close + 1);
-        if (!rest.empty()) {
-            if (rest.front() != ':') {
-                *error = "\"" + std::string(text) + "\": expected ':PORT' after ']'";
-                return std::nullopt;
-            }
-            port_text = rest.substr(1);
-        }
-        unsigned char buffer[16];
-        if (inet_pton(AF_INET6, std::string(host).c_str(), buffer) != 1) {
-            *error = "\"" + std::string(host) + "\" is not an IPv6 address";
+    const std::string quoted = "\"" + std::string(text) + "\"";
+    HostPortError shape{};
+    const std::optional<HostPort> parts = split_host_port(text, &shape);
+    if (!parts) {
+        *error = quoted + (shape == HostPortError::UnclosedBracket
+                               ? ": the IPv6 address lacks its closing ']'"
+                               : ": expected ':PORT' after ']'");
+        return std::nullopt;
+    }
+    if (parts->bracketed) {
+        if (!is_ipv6_address(parts->host)) {
+            *error = "\"" + std::string(parts->host) + "\" is not an IPv6 address";
             return std::nullopt;
         }
     } else {
-        const std::size_t colon = text.find(':');
-        if (colon != std::string_view::npos &&
-            text.find(':', colon + 1) != std::string_view::npos) {
-            *error = "\"" + std::string(text) + "\": write an IPv6 address in brackets, [::1]:443";
+        if (parts->has_extra_colon()) {
+            *error = quoted + ": write an IPv6 address in brackets, [::1]:443";
             return std::nullopt;
         }
-        host = text.substr(0, colon);
-        if (colon != std::string_view::npos) port_text = text.substr(colon + 1);
-        if (!RE2::FullMatch(re2::StringPiece(host.data(), host.size()), host_name)) {
-            *error = "\"" + std::string(text) + "\": HOST must be a DNS name or an IP address";
+        if (!is_dns_name_or_ipv4(parts->host)) {
+            *error = quoted + ": HOST must be a DNS name or an IP address";
             return std::nullopt;
         }
     }
-    endpoint.host = std::string(host);
-    if (port_text) {
-        const std::optional<std::uint16_t> port = parse_port(*port_text);
+    Endpoint endpoint;
+    endpoint.host = std::string(parts->host);
+    if (parts->port) {
+        const std::optional<std::uint16_t> port = parse_port(*parts->port);
         if (!port) {
-            *error = "\"" + std::string(text) + "\": PORT must be a number from 1 to 65535";
+            *error = quoted + ": PORT must be a number from 1 to 65535";
             return std::nullopt;
         }
         endpoint.port = *port;
     } else if (default_port) {
         endpoint.port = *default_port;
     } else {
-        *error = "\"" + std::string(text) + "\": expected HOST:PORT";
+        *error = quoted + ": expected HOST:PORT";
         return std::nullopt;
     }
     return endpoint;

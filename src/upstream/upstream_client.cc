@@ -1,5 +1,6 @@
 #include "upstream/upstream_client.h"
 
+#include "common/ascii.h"
 #include "common/curl_transfer.h"
 #include "common/file_reading.h"
 #include "common/text_escape.h"
@@ -7,7 +8,6 @@
 #include "version.h"
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <sstream>
@@ -32,9 +32,7 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
     }
     const std::size_t colon = line.find(':');
     if (colon == std::string_view::npos) return bytes;
-    std::string name(line.substr(0, colon));
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    const std::string name = to_lower_ascii(line.substr(0, colon));
     std::string_view value = line.substr(colon + 1);
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
         value.remove_prefix(1);

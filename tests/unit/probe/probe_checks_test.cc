@@ -101,6 +101,24 @@ TEST(ProbeUrl, SplitsIpv6AndPorts) {
     EXPECT_FALSE(split_probe_url("no-scheme"));
 }
 
+// One port grammar everywhere (common/host_port.h): a leading zero is refused like a sign or a
+// blank, as the gateway's own configuration refuses it.
+TEST(ProbeUrl, PortWithLeadingZeroIsRefused) {
+    const auto parts = split_probe_url("https://oidc.example.com:0443");
+    ASSERT_TRUE(parts);
+    EXPECT_TRUE(parts->has_port);
+    EXPECT_EQ(parts->port_text, "0443");
+    EXPECT_FALSE(parts->port);
+    for (const char* url : {"https://h:0443", "https://h:+443", "https://h:0", "https://h:65536",
+                            "https://h:", "https://h: 443"}) {
+        EXPECT_FALSE(split_probe_url(url)->port) << url;
+    }
+    EXPECT_EQ(split_probe_url("https://h:65535")->port, 65535);
+    const Check port = row(check_issuer_url("https://oidc.example.com:0443"), "url.port");
+    EXPECT_EQ(port.mark(kAll), Mark::Fail);
+    EXPECT_EQ(port.detail, "\"0443\"");
+}
+
 TEST(ProbeUrl, DiscoveryUrlDropsOneTrailingSlash) {
     EXPECT_EQ(discovery_url_for("https://a.example"),
               "https://a.example/.well-known/openid-configuration");

@@ -149,5 +149,25 @@ TEST_F(ProbeTls, EndpointsParse) {
     EXPECT_EQ((Endpoint{"::1", 9}).to_string(), "[::1]:9");
 }
 
+// The probe's endpoints follow the gateway's host grammar: LDH labels, dotted quads without
+// leading zeros, canonical ports.
+TEST_F(ProbeTls, EndpointsFollowTheOneHostGrammar) {
+    std::string error;
+    EXPECT_FALSE(parse_endpoint("example.com:0443", std::nullopt, &error));
+    EXPECT_EQ(error, "\"example.com:0443\": PORT must be a number from 1 to 65535");
+    EXPECT_FALSE(parse_endpoint("a..b:1", std::nullopt, &error));
+    EXPECT_EQ(error, "\"a..b:1\": HOST must be a DNS name or an IP address");
+    EXPECT_FALSE(parse_endpoint("999.1.1.1:1", std::nullopt, &error));
+    EXPECT_FALSE(parse_endpoint(std::string(64, 'a') + ".example:1", std::nullopt, &error));
+    EXPECT_FALSE(parse_endpoint("[1.2.3.4]:1", std::nullopt, &error));
+    EXPECT_EQ(error, "\"1.2.3.4\" is not an IPv6 address");
+    EXPECT_FALSE(parse_endpoint("[::1", std::nullopt, &error));
+    EXPECT_EQ(error, "\"[::1\": the IPv6 address lacks its closing ']'");
+    EXPECT_FALSE(parse_endpoint("[::1]9", std::nullopt, &error));
+    EXPECT_EQ(error, "\"[::1]9\": expected ':PORT' after ']'");
+    EXPECT_EQ(parse_endpoint("GW.Example.com:65535", std::nullopt, &error)->port, 65535);
+    EXPECT_EQ(parse_endpoint("[::1]", 443, &error)->port, 443);
+}
+
 }  // namespace
 }  // namespace oidcgw

@@ -1,0 +1,151 @@
+// What parse_config cannot check: the files and accounts the configuration names, as they are on
+// this machine now. Also the loader that reads the configuration file itself.
+#include "common/certificate_chain.h"
+#include "common/file_reading.h"
+#include "common/text_escape.h"
+#include "common/utc_time.h"
+#include "config/config.h"
+#include "config/json_reader.h"
+#include "ops/privileges.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+namespace oidcgw {
+namespace {
+
+using config_reading::element_path;
+
+constexpr std::size_t kMaxConfigFileBytes = 1024 * 1024;
+
+// A certificate file and its key: both load, the chain is in order, the key matches the leaf,
+// and (for certificates the gateway presents publicly) the leaf has not expired.
+std::optional<ConfigError> check_certificate_and_key(const std::string& certificate_path,
+                                                     const std::string& certificate_key,
+                                                     const std::string& private_key_path,
+                                                     const std::string& private_key_key,
+                                                     bool check_expiry) {
+    std::string error;
+    const std::vector<X509Ptr> chain = load_certificate_chain(certificate_path, &error);
+    if (chain.empty()) return ConfigError{certificate_key, error};
+    const EvpPkeyPtr key = load_private_key(private_key_path, &error);
+    if (!key) return ConfigError{private_key_key, error};
+    if (!check_chain_order(chain, &error)) return ConfigError{certificate_key, error};
+    if (!check_key_matches(chain.front().get(), key.get(), &error)) {
+        return ConfigError{private_key_key, error + " in " + quote_untrusted(certificate_path)};
+    }
+    if (check_expiry) {
+        const std::time_t not_after = certificate_not_after(chain.front().get());
+        if (not_after <= std::time(nullptr)) {
+            return ConfigError{certificate_key,
+                               "certificate " +
+                                   quote_untrusted(certificate_subject(chain.front().get())) +
+                                   " in " + quote_untrusted(certificate_path) + " expired on " +
+                                   utc_readable(not_after) + " (notAfter)"};
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<ConfigError> check_cache_dir(const std::string& path) {
+    struct stat status {};
+    if (::stat(path.c_str(), &status) != 0) {
+        return ConfigError{"cache_dir",
+                           "cannot use " + quote_untrusted(path) + ": " + std::strerror(errno)};
+    }
+    if (!S_ISDIR(status.st_mode)) {
+        return ConfigError{"cache_dir", quote_untrusted(path) + " is not a directory"};
+    }
+    if (::access(path.c_str(), W_OK | X_OK) != 0) {
+        return ConfigError{"cache_dir",
+                           quote_untrusted(path) + " is not writable: " + std::strerror(errno)};
+    }
+    return std::nullopt;
+}
+
+// The names exist now; whether the process may switch to them is decided at start-up.
+std::optional<ConfigError> check_account(const Config& config) {
+    if (config.user.empty()) return std::nullopt;
+    std::string error;
+    const std::optional<UserAccount> account = lookup_user(config.user, &error);
+    if (!account) return ConfigError{"user", error};
+    if (account->uid == 0) {
+        return ConfigError{"user", quote_untrusted(config.user) +
+                                       " has uid 0: name the unprivileged account to run as"};
+    }
+    if (!config.group.empty() && !lookup_group(config.group, &error)) {
+        return ConfigError{"group", error};
+    }
+    return std::nullopt;
+}
+
+bool read_config_text(const std::string& path, std::string* text, std::string* error) {
+    std::string problem;
+    if (!read_regular_file(path, kMaxConfigFileBytes, text, &problem)) {
+        *error = "cannot read " + quote_untrusted(path) + ": " + problem;
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+std::optional<ConfigError> check_config_files(const Config& config) {
+    for (std::size_t index = 0; index < config.certificates.size(); ++index) {
+        const CertificateFiles& files = config.certificates[index];
+        const std::string key = element_path("tls.certificates", index);
+        if (auto error = check_certificate_and_key(files.certificate, key + ".certificate",
+                                                   files.private_key, key + ".private_key",
+                                                   /*check_expiry=*/true)) {
+            return error;
+        }
+    }
+    for (std::size_t index = 0; index < config.issuers.size(); ++index) {
+        const std::optional<UpstreamTls>& tls = config.issuers[index].upstream_tls;
+        if (!tls) continue;
+        const std::string key = element_path("issuers", index) + ".upstream_tls";
+        if (!tls->ca.empty()) {
+            std::string error;
+            if (load_certificate_chain(tls->ca, &error).empty()) {
+                return ConfigError{key + ".ca", error};
+            }
+        }
+        // The client certificate's expiry is left to the upstream to judge: it is often renewed
+        // by an agent, and the gateway keeps serving cached documents meanwhile.
+        if (!tls->certificate.empty()) {
+            if (auto error = check_certificate_and_key(tls->certificate, key + ".certificate",
+                                                       tls->private_key, key + ".private_key",
+                                                       /*check_expiry=*/false)) {
+                return error;
+            }
+        }
+    }
+    if (!config.cache_dir.empty()) {
+        if (auto error = check_cache_dir(config.cache_dir)) return error;
+    }
+    return check_account(config);
+}
+
+ConfigResult load_config_file(const std::string& path) {
+    ConfigResult result;
+    std::string text;
+    std::string error;
+    if (!read_config_text(path, &text, &error)) {
+        result.error = ConfigError{"", error};
+        return result;
+    }
+    result = parse_config(text);
+    if (!result.config) return result;
+    result.config->path = path;
+    if (std::optional<ConfigError> file_error = check_config_files(*result.config)) {
+        result.config.reset();
+        result.error = std::move(*file_error);
+    }
+    return result;
+}
+
+}  // namespace oidcgw
