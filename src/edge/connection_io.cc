@@ -410,7 +410,7 @@ void ServerLoop::finish_response_cycle(Connection& connection, bool wrote_someth
             arm_deadline(connection, std::max(left, std::chrono::milliseconds(0)));
         }
     } else if (wrote_something) {
-        arm_deadline(connection, deadlines_.keep_alive_idle);
+        arm_deadline(connection, deadlines_.keep_alive);
     }
     // Requests held back while the output drained, or whole records OpenSSL read ahead that no
     // socket event will announce: continue once the loop has been round, so one busy client

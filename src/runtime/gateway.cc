@@ -32,7 +32,7 @@ ConnectionDeadlines deadlines_from(const Config& config) {
     ConnectionDeadlines deadlines;
     deadlines.handshake = config.timeouts.handshake;
     deadlines.request_head = config.timeouts.request_head;
-    deadlines.keep_alive_idle = config.timeouts.keep_alive;
+    deadlines.keep_alive = config.timeouts.keep_alive;
     deadlines.write = config.timeouts.write;
     return deadlines;
 }
