@@ -1,6 +1,7 @@
 #include "common/certificate_chain.h"
 
 #include "common/file_reading.h"
+#include "common/utc_time.h"
 
 #include <arpa/inet.h>
 #include <openssl/err.h>
@@ -11,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <utility>
 
 namespace oidcgw {
 namespace {
@@ -71,6 +73,23 @@ std::time_t asn1_time_to_time_t(const ASN1_TIME* time) {
     std::tm broken_down{};
     if (time == nullptr || ASN1_TIME_to_tm(time, &broken_down) != 1) return 0;
     return timegm(&broken_down);
+}
+
+// Calls `visit` with each subjectAltName entry of `certificate`, in order.
+template <typename Visit>
+void for_each_alt_name(X509* certificate, Visit visit) {
+    GeneralNamesPtr general_names(static_cast<GENERAL_NAMES*>(
+        X509_get_ext_d2i(certificate, NID_subject_alt_name, nullptr, nullptr)));
+    if (!general_names) return;
+    for (int index = 0; index < sk_GENERAL_NAME_num(general_names.get()); ++index) {
+        visit(*sk_GENERAL_NAME_value(general_names.get(), index));
+    }
+}
+
+std::string dns_name_text(const GENERAL_NAME& entry) {
+    const ASN1_IA5STRING* dns = entry.d.dNSName;
+    return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(dns)),
+                       static_cast<std::size_t>(ASN1_STRING_length(dns)));
 }
 
 }  // namespace
@@ -209,17 +228,11 @@ std::string certificate_subject(X509* certificate) {
 
 std::vector<std::string> certificate_sans(X509* certificate) {
     std::vector<std::string> names;
-    GeneralNamesPtr general_names(static_cast<GENERAL_NAMES*>(
-        X509_get_ext_d2i(certificate, NID_subject_alt_name, nullptr, nullptr)));
-    if (!general_names) return names;
-    for (int index = 0; index < sk_GENERAL_NAME_num(general_names.get()); ++index) {
-        const GENERAL_NAME* entry = sk_GENERAL_NAME_value(general_names.get(), index);
-        if (entry->type == GEN_DNS) {
-            const ASN1_IA5STRING* dns = entry->d.dNSName;
-            names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(dns)),
-                               static_cast<std::size_t>(ASN1_STRING_length(dns)));
-        } else if (entry->type == GEN_IPADD) {
-            const ASN1_OCTET_STRING* address = entry->d.iPAddress;
+    for_each_alt_name(certificate, [&](const GENERAL_NAME& entry) {
+        if (entry.type == GEN_DNS) {
+            names.push_back(dns_name_text(entry));
+        } else if (entry.type == GEN_IPADD) {
+            const ASN1_OCTET_STRING* address = entry.d.iPAddress;
             const int length = ASN1_STRING_length(address);
             const int family = length == 4 ? AF_INET : length == 16 ? AF_INET6 : 0;
             char text[INET6_ADDRSTRLEN] = {};
@@ -228,7 +241,7 @@ std::vector<std::string> certificate_sans(X509* certificate) {
                 names.emplace_back(text);
             }
         }
-    }
+    });
     return names;
 }
 
@@ -238,6 +251,58 @@ std::time_t certificate_not_after(X509* certificate) {
 
 std::time_t certificate_not_before(X509* certificate) {
     return asn1_time_to_time_t(X509_get0_notBefore(certificate));
+}
+
+std::vector<std::string> certificate_dns_names(X509* certificate) {
+    std::vector<std::string> names;
+    for_each_alt_name(certificate, [&](const GENERAL_NAME& entry) {
+        if (entry.type == GEN_DNS) names.push_back(dns_name_text(entry));
+    });
+    return names;
+}
+
+CertificateLoad load_certificate_material(const std::string& certificate_path,
+                                          const std::string& private_key_path,
+                                          std::optional<std::time_t> refuse_expired_at) {
+    CertificateLoad result;
+    const auto fail = [&](CertificateFile file, std::string message) {
+        result.error = CertificateLoadError{file, std::move(message)};
+        return std::move(result);
+    };
+    std::string problem;
+    std::vector<X509Ptr> chain = load_certificate_chain(certificate_path, &problem);
+    if (chain.empty()) return fail(CertificateFile::Certificate, problem);
+    EvpPkeyPtr key = load_private_key(private_key_path, &problem);
+    if (!key) return fail(CertificateFile::PrivateKey, problem);
+    if (!check_chain_order(chain, &problem)) return fail(CertificateFile::Certificate, problem);
+    if (!check_key_matches(chain.front().get(), key.get(), &problem)) {
+        return fail(CertificateFile::PrivateKey, problem + " in " + quoted(certificate_path));
+    }
+    CertificateMaterial material;
+    X509* leaf = chain.front().get();
+    material.certificate_path = certificate_path;
+    material.subject = certificate_subject(leaf);
+    material.not_before = certificate_not_before(leaf);
+    material.not_after = certificate_not_after(leaf);
+    material.dns_names = certificate_dns_names(leaf);
+    material.chain = std::move(chain);
+    material.private_key = std::move(key);
+    if (refuse_expired_at) {
+        if (auto expired = check_not_expired(material, *refuse_expired_at)) {
+            return fail(expired->file, std::move(expired->message));
+        }
+    }
+    result.material = std::move(material);
+    return result;
+}
+
+std::optional<CertificateLoadError> check_not_expired(const CertificateMaterial& material,
+                                                      std::time_t now) {
+    if (material.not_after > now) return std::nullopt;
+    return CertificateLoadError{CertificateFile::Certificate,
+                                "certificate " + quoted(material.subject) + " in " +
+                                    quoted(material.certificate_path) + " expired on " +
+                                    utc_readable(material.not_after) + " (notAfter)"};
 }
 
 }  // namespace oidcgw

@@ -475,8 +475,8 @@ TEST_F(TlsServerContextTest, RefusesTwoCertificatesOfOneKeyTypeForTheSameNames) 
 TEST_F(TlsServerContextTest, RefusesNoCertificateAndMissingTicketKeys) {
     std::string error;
     std::vector<std::string> warnings;
-    EXPECT_FALSE(
-        build_public_tls_context({}, TlsMinVersion::Tls12, ticket_keys_, &warnings, &error));
+    EXPECT_FALSE(build_public_tls_context(std::vector<CertificateFiles>{}, TlsMinVersion::Tls12,
+                                          ticket_keys_, &warnings, &error));
     EXPECT_EQ(error.rfind("tls.certificates", 0), 0u) << error;
     const IssuedFiles one = issue("one", {"one.test"});
     error.clear();
