@@ -2,6 +2,7 @@
 
 #include "common/file_reading.h"
 #include "common/text_escape.h"
+#include "common/utc_time.h"
 
 #include <arpa/inet.h>
 #include <openssl/err.h>
@@ -12,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <utility>
 
 namespace oidcgw {
 namespace {
@@ -32,16 +34,11 @@ void set_error(std::string* error, std::string message) {
     if (error != nullptr) *error = std::move(message);
 }
 
-// A path from the configuration, quoted by the untrusted-text policy; long enough for any path.
-std::string quoted(const std::string& path) {
-    return quote_untrusted(path, 4096);
-}
-
 // Read by us rather than BIO_new_file: bounded, never blocking on a FIFO, errors with reasons.
 bool read_pem_file(const std::string& path, std::string* content, std::string* error) {
     std::string problem;
     if (!read_regular_file(path, kMaxPemFileBytes, content, &problem)) {
-        set_error(error, "cannot read " + quoted(path) + ": " + problem);
+        set_error(error, "cannot read " + quote_path(path) + ": " + problem);
         return false;
     }
     return true;
@@ -75,6 +72,23 @@ std::time_t asn1_time_to_time_t(const ASN1_TIME* time) {
     return timegm(&broken_down);
 }
 
+// Calls `visit` with each subjectAltName entry of `certificate`, in order.
+template <typename Visit>
+void for_each_alt_name(X509* certificate, Visit visit) {
+    GeneralNamesPtr general_names(static_cast<GENERAL_NAMES*>(
+        X509_get_ext_d2i(certificate, NID_subject_alt_name, nullptr, nullptr)));
+    if (!general_names) return;
+    for (int index = 0; index < sk_GENERAL_NAME_num(general_names.get()); ++index) {
+        visit(*sk_GENERAL_NAME_value(general_names.get(), index));
+    }
+}
+
+std::string dns_name_text(const GENERAL_NAME& entry) {
+    const ASN1_IA5STRING* dns = entry.d.dNSName;
+    return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(dns)),
+                       static_cast<std::size_t>(ASN1_STRING_length(dns)));
+}
+
 }  // namespace
 
 std::vector<X509Ptr> load_certificate_chain(const std::string& path, std::string* error) {
@@ -82,7 +96,7 @@ std::vector<X509Ptr> load_certificate_chain(const std::string& path, std::string
     if (!read_pem_file(path, &content, error)) return {};
     BioPtr bio = memory_bio(content);
     if (!bio) {
-        set_error(error, "cannot read " + quoted(path) + ": out of memory");
+        set_error(error, "cannot read " + quote_path(path) + ": out of memory");
         return {};
     }
 
@@ -105,14 +119,14 @@ std::vector<X509Ptr> load_certificate_chain(const std::string& path, std::string
                 ERR_clear_error();
                 break;  // no further block: the normal end of the file
             }
-            set_error(error, quoted(path) + " holds a PEM block that does not parse (" +
+            set_error(error, quote_path(path) + " holds a PEM block that does not parse (" +
                                  take_openssl_reason() + ")");
             return {};
         }
         const std::size_t block_number = chain.size() + 1;
         if (std::strcmp(name.get(), PEM_STRING_X509) != 0) {
             // Only the block's label goes into the message: it could be a private key.
-            set_error(error, quoted(path) + " holds a \"" + name.get() + "\" block (number " +
+            set_error(error, quote_path(path) + " holds a \"" + name.get() + "\" block (number " +
                                  std::to_string(block_number) +
                                  "); only CERTIFICATE blocks belong in a certificate file");
             return {};
@@ -120,14 +134,14 @@ std::vector<X509Ptr> load_certificate_chain(const std::string& path, std::string
         const unsigned char* cursor = data.get();
         X509Ptr certificate(d2i_X509(nullptr, &cursor, length));
         if (!certificate || cursor != data.get() + length) {
-            set_error(error, quoted(path) + ": certificate " + std::to_string(block_number) +
+            set_error(error, quote_path(path) + ": certificate " + std::to_string(block_number) +
                                  " does not parse (" + take_openssl_reason() + ")");
             return {};
         }
         chain.push_back(std::move(certificate));
     }
     if (chain.empty()) {
-        set_error(error, quoted(path) + " holds no PEM certificate");
+        set_error(error, quote_path(path) + " holds no PEM certificate");
     }
     return chain;
 }
@@ -137,7 +151,7 @@ EvpPkeyPtr load_private_key(const std::string& path, std::string* error) {
     if (!read_pem_file(path, &content, error)) return nullptr;
     BioPtr bio = memory_bio(content);
     if (!bio) {
-        set_error(error, "cannot read " + quoted(path) + ": out of memory");
+        set_error(error, "cannot read " + quote_path(path) + ": out of memory");
         return nullptr;
     }
     ERR_clear_error();
@@ -148,11 +162,12 @@ EvpPkeyPtr load_private_key(const std::string& path, std::string* error) {
         const std::string reason = take_openssl_reason();
         if (passphrase_asked) {
             set_error(error,
-                      quoted(path) +
+                      quote_path(path) +
                           " holds an encrypted private key; the gateway needs it unencrypted "
                           "(protect it with file permissions)");
         } else {
-            set_error(error, quoted(path) + " holds no usable PEM private key (" + reason + ")");
+            set_error(error,
+                      quote_path(path) + " holds no usable PEM private key (" + reason + ")");
         }
         return nullptr;
     }
@@ -211,17 +226,11 @@ std::string certificate_subject(X509* certificate) {
 
 std::vector<std::string> certificate_sans(X509* certificate) {
     std::vector<std::string> names;
-    GeneralNamesPtr general_names(static_cast<GENERAL_NAMES*>(
-        X509_get_ext_d2i(certificate, NID_subject_alt_name, nullptr, nullptr)));
-    if (!general_names) return names;
-    for (int index = 0; index < sk_GENERAL_NAME_num(general_names.get()); ++index) {
-        const GENERAL_NAME* entry = sk_GENERAL_NAME_value(general_names.get(), index);
-        if (entry->type == GEN_DNS) {
-            const ASN1_IA5STRING* dns = entry->d.dNSName;
-            names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(dns)),
-                               static_cast<std::size_t>(ASN1_STRING_length(dns)));
-        } else if (entry->type == GEN_IPADD) {
-            const ASN1_OCTET_STRING* address = entry->d.iPAddress;
+    for_each_alt_name(certificate, [&](const GENERAL_NAME& entry) {
+        if (entry.type == GEN_DNS) {
+            names.push_back(dns_name_text(entry));
+        } else if (entry.type == GEN_IPADD) {
+            const ASN1_OCTET_STRING* address = entry.d.iPAddress;
             const int length = ASN1_STRING_length(address);
             const int family = length == 4 ? AF_INET : length == 16 ? AF_INET6 : 0;
             char text[INET6_ADDRSTRLEN] = {};
@@ -230,7 +239,7 @@ std::vector<std::string> certificate_sans(X509* certificate) {
                 names.emplace_back(text);
             }
         }
-    }
+    });
     return names;
 }
 
@@ -240,6 +249,58 @@ std::time_t certificate_not_after(X509* certificate) {
 
 std::time_t certificate_not_before(X509* certificate) {
     return asn1_time_to_time_t(X509_get0_notBefore(certificate));
+}
+
+std::vector<std::string> certificate_dns_names(X509* certificate) {
+    std::vector<std::string> names;
+    for_each_alt_name(certificate, [&](const GENERAL_NAME& entry) {
+        if (entry.type == GEN_DNS) names.push_back(dns_name_text(entry));
+    });
+    return names;
+}
+
+CertificateLoad load_certificate_material(const std::string& certificate_path,
+                                          const std::string& private_key_path,
+                                          std::optional<std::time_t> refuse_expired_at) {
+    CertificateLoad result;
+    const auto fail = [&](CertificateFile file, std::string message) {
+        result.error = CertificateLoadError{file, std::move(message)};
+        return std::move(result);
+    };
+    std::string problem;
+    std::vector<X509Ptr> chain = load_certificate_chain(certificate_path, &problem);
+    if (chain.empty()) return fail(CertificateFile::Certificate, problem);
+    EvpPkeyPtr key = load_private_key(private_key_path, &problem);
+    if (!key) return fail(CertificateFile::PrivateKey, problem);
+    if (!check_chain_order(chain, &problem)) return fail(CertificateFile::Certificate, problem);
+    if (!check_key_matches(chain.front().get(), key.get(), &problem)) {
+        return fail(CertificateFile::PrivateKey, problem + " in " + quote_path(certificate_path));
+    }
+    CertificateMaterial material;
+    X509* leaf = chain.front().get();
+    material.certificate_path = certificate_path;
+    material.subject = certificate_subject(leaf);
+    material.not_before = certificate_not_before(leaf);
+    material.not_after = certificate_not_after(leaf);
+    material.dns_names = certificate_dns_names(leaf);
+    material.chain = std::move(chain);
+    material.private_key = std::move(key);
+    if (refuse_expired_at) {
+        if (auto expired = check_not_expired(material, *refuse_expired_at)) {
+            return fail(expired->file, std::move(expired->message));
+        }
+    }
+    result.material = std::move(material);
+    return result;
+}
+
+std::optional<CertificateLoadError> check_not_expired(const CertificateMaterial& material,
+                                                      std::time_t now) {
+    if (material.not_after > now) return std::nullopt;
+    return CertificateLoadError{CertificateFile::Certificate,
+                                "certificate " + quote_path(material.subject) + " in " +
+                                    quote_path(material.certificate_path) + " expired on " +
+                                    utc_readable(material.not_after) + " (notAfter)"};
 }
 
 }  // namespace oidcgw

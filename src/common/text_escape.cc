@@ -135,4 +135,9 @@ std::string quote_untrusted(std::string_view text, std::size_t max_bytes) {
     return quoted + std::string(kCut);
 }
 
+std::string quote_path(std::string_view path) {
+    constexpr std::size_t kMaxQuotedPathBytes = 4096;  // PATH_MAX, plus quotes and escapes
+    return quote_untrusted(path, kMaxQuotedPathBytes);
+}
+
 }  // namespace oidcgw

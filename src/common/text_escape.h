@@ -30,6 +30,10 @@ std::string escape_untrusted(std::string_view text);
 // that fits and ends with ...". An empty string gives "".
 std::string quote_untrusted(std::string_view text, std::size_t max_bytes = 120);
 
+// A file path (or a certificate subject) for a message: quoted as above, with room for any real
+// path, so that the operator sees the whole name of the file a message is about.
+std::string quote_path(std::string_view path);
+
 // The policy's two judgements, for renderers that spell their escapes their own way (the
 // logger's JSON and logfmt lines): escape_untrusted escapes exactly the C0 controls and DEL, the
 // bytes utf8_sequence_length refuses, and the code points is_unsafe_code_point names.

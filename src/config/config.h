@@ -4,6 +4,7 @@
 
 #include "common/logger.h"
 #include "config/issuer_url.h"
+#include "edge/connection_deadlines.h"
 #include "ops/sandbox.h"
 
 #include <chrono>
@@ -66,12 +67,9 @@ struct ConnectionLimits {
     bool operator==(const ConnectionLimits&) const = default;
 };
 
-// Total deadlines per connection (not idle timers).
-struct ConnectionTimeouts {
-    std::chrono::milliseconds handshake{10'000};     // accept to finished TLS handshake
-    std::chrono::milliseconds request_head{10'000};  // first byte of a head to its end
-    std::chrono::milliseconds keep_alive{30'000};    // idle between requests
-    std::chrono::milliseconds write{10'000};         // a response stuck in the socket
+// Total deadlines per connection (not idle timers): the edge's type, of which the file sets all
+// but `linger`; and the loop stall threshold.
+struct ConnectionTimeouts : ConnectionDeadlines {
     // A loop that has not finished a pass for this long is stuck: /healthz 503, no watchdog.
     std::chrono::milliseconds worker_stall{5'000};
 

@@ -29,24 +29,14 @@ std::optional<ConfigError> check_certificate_and_key(const std::string& certific
                                                      const std::string& private_key_path,
                                                      const std::string& private_key_key,
                                                      bool check_expiry) {
-    std::string error;
-    const std::vector<X509Ptr> chain = load_certificate_chain(certificate_path, &error);
-    if (chain.empty()) return ConfigError{certificate_key, error};
-    const EvpPkeyPtr key = load_private_key(private_key_path, &error);
-    if (!key) return ConfigError{private_key_key, error};
-    if (!check_chain_order(chain, &error)) return ConfigError{certificate_key, error};
-    if (!check_key_matches(chain.front().get(), key.get(), &error)) {
-        return ConfigError{private_key_key, error + " in " + quote_untrusted(certificate_path)};
-    }
-    if (check_expiry) {
-        const std::time_t not_after = certificate_not_after(chain.front().get());
-        if (not_after <= std::time(nullptr)) {
-            return ConfigError{certificate_key,
-                               "certificate " +
-                                   quote_untrusted(certificate_subject(chain.front().get())) +
-                                   " in " + quote_untrusted(certificate_path) + " expired on " +
-                                   utc_readable(not_after) + " (notAfter)"};
-        }
+    // The same sequence, and the same messages, as the TLS context built from these files.
+    const CertificateLoad loaded = load_certificate_material(
+        certificate_path, private_key_path,
+        check_expiry ? std::optional<std::time_t>(std::time(nullptr)) : std::nullopt);
+    if (!loaded) {
+        return ConfigError{
+            loaded.error.file == CertificateFile::PrivateKey ? private_key_key : certificate_key,
+            loaded.error.message};
     }
     return std::nullopt;
 }
@@ -55,14 +45,14 @@ std::optional<ConfigError> check_cache_dir(const std::string& path) {
     struct stat status {};
     if (::stat(path.c_str(), &status) != 0) {
         return ConfigError{"cache_dir",
-                           "cannot use " + quote_untrusted(path) + ": " + std::strerror(errno)};
+                           "cannot use " + quote_path(path) + ": " + std::strerror(errno)};
     }
     if (!S_ISDIR(status.st_mode)) {
-        return ConfigError{"cache_dir", quote_untrusted(path) + " is not a directory"};
+        return ConfigError{"cache_dir", quote_path(path) + " is not a directory"};
     }
     if (::access(path.c_str(), W_OK | X_OK) != 0) {
         return ConfigError{"cache_dir",
-                           quote_untrusted(path) + " is not writable: " + std::strerror(errno)};
+                           quote_path(path) + " is not writable: " + std::strerror(errno)};
     }
     return std::nullopt;
 }
@@ -86,7 +76,7 @@ std::optional<ConfigError> check_account(const Config& config) {
 bool read_config_text(const std::string& path, std::string* text, std::string* error) {
     std::string problem;
     if (!read_regular_file(path, kMaxConfigFileBytes, text, &problem)) {
-        *error = "cannot read " + quote_untrusted(path) + ": " + problem;
+        *error = "cannot read " + quote_path(path) + ": " + problem;
         return false;
     }
     return true;

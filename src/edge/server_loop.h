@@ -8,6 +8,7 @@
 #include "common/metrics.h"
 #include "common/raii.h"
 #include "edge/admission_control.h"
+#include "edge/connection_deadlines.h"
 #include "edge/http_request.h"
 #include "edge/tls_server_context.h"
 
@@ -34,15 +35,6 @@ class RequestHandler {
                          std::string& out) = 0;
     // Appends the response for a request the parser refused (the connection then closes).
     virtual void respond_to_parse_error(int status, std::string_view date, std::string& out) = 0;
-};
-
-// Total deadlines, not idle timers: a client sending a byte every few seconds still runs out.
-struct ConnectionDeadlines {
-    std::chrono::milliseconds handshake{10'000};        // accept to finished TLS handshake
-    std::chrono::milliseconds request_head{10'000};     // first byte of a head to its end
-    std::chrono::milliseconds keep_alive_idle{30'000};  // between requests
-    std::chrono::milliseconds write{10'000};            // a response stuck in the socket
-    std::chrono::milliseconds linger{2'000};            // discarding input after the last response
 };
 
 // Counters shared by every loop of one side (owned by the metrics registry); may be null.

@@ -1,15 +1,16 @@
 #include "edge/tls_server_context.h"
 
+#include "common/ascii.h"
 #include "common/certificate_chain.h"
 #include "common/digest.h"
+#include "common/text_escape.h"
 #include "common/utc_time.h"
 
 #include <openssl/err.h>
-#include <openssl/x509v3.h>
 
 #include <algorithm>
-#include <cctype>
 #include <ctime>
+#include <functional>
 #include <utility>
 
 namespace oidcgw {
@@ -29,8 +30,6 @@ constexpr const char* kSignatureAlgorithms =
     "rsa_pss_pss_sha256:rsa_pss_pss_sha384:rsa_pss_pss_sha512:"
     "rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:rsa_pss_rsae_sha512:"
     "RSA+SHA256:RSA+SHA384:RSA+SHA512";
-
-using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, CDeleter<GENERAL_NAMES_free>>;
 
 // One group of certificates for the same names, and what OpenSSL needs to find it again.
 struct SniEntry {
@@ -73,43 +72,14 @@ std::string openssl_error() {
     return text;
 }
 
-std::string lowercase(std::string_view text) {
-    std::string lowered(text);
-    std::transform(lowered.begin(), lowered.end(), lowered.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return lowered;
-}
-
-bool equal_ignoring_case(std::string_view a, std::string_view b) {
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
-               return std::tolower(x) == std::tolower(y);
-           });
-}
-
 bool is_wildcard(std::string_view pattern) {
     return pattern.find('*') != std::string_view::npos;
 }
 
-std::string quoted(const std::string& text) {
-    return "\"" + text + "\"";
-}
-
 // The leaf's DNS subjectAltNames, lowercased, sorted, without duplicates: the group key.
-std::vector<std::string> dns_names_of(X509* certificate) {
+std::vector<std::string> group_key_of(const std::vector<std::string>& dns_names) {
     std::vector<std::string> names;
-    GeneralNamesPtr general_names(static_cast<GENERAL_NAMES*>(
-        X509_get_ext_d2i(certificate, NID_subject_alt_name, nullptr, nullptr)));
-    if (general_names) {
-        for (int index = 0; index < sk_GENERAL_NAME_num(general_names.get()); ++index) {
-            const GENERAL_NAME* entry = sk_GENERAL_NAME_value(general_names.get(), index);
-            if (entry->type != GEN_DNS) continue;
-            const ASN1_IA5STRING* dns = entry->d.dNSName;
-            names.push_back(lowercase(
-                std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(dns)),
-                                 static_cast<std::size_t>(ASN1_STRING_length(dns)))));
-        }
-    }
+    for (const std::string& name : dns_names) names.push_back(to_lower_ascii(name));
     std::sort(names.begin(), names.end());
     names.erase(std::unique(names.begin(), names.end()), names.end());
     return names;
@@ -265,47 +235,32 @@ SslCtxPtr new_profile_context(const PublicTlsProfile& profile,
     return context;
 }
 
+std::string config_key(std::size_t index) {
+    return "tls.certificates[" + std::to_string(index) + "]";
+}
+
 struct LoadedCertificate {
     std::size_t index = 0;  // in tls.certificates
-    std::vector<X509Ptr> chain;
-    EvpPkeyPtr private_key;
+    const CertificateMaterial* material = nullptr;
     int key_type = 0;
-    std::vector<std::string> dns_names;
+    std::vector<std::string> dns_names;  // the group key (group_key_of)
 };
 
-bool load_certificate(const CertificateFiles& files, std::size_t index, std::time_t now,
-                      LoadedCertificate* loaded, std::vector<std::string>* warnings,
-                      std::string* error) {
-    const std::string key = "tls.certificates[" + std::to_string(index) + "]";
-    std::string problem;
+// What follows loading, for tls.certificates[index]: the expiry check, the warnings, the key type
+// and the group key.
+bool accept_certificate(const CertificateMaterial& material, std::size_t index, std::time_t now,
+                        LoadedCertificate* loaded, std::vector<std::string>* warnings,
+                        std::string* error) {
+    const std::string key = config_key(index);
     loaded->index = index;
-    loaded->chain = load_certificate_chain(files.certificate, &problem);
-    if (loaded->chain.empty()) {
-        *error = key + ".certificate: " + problem;
+    loaded->material = &material;
+    if (const auto expired = check_not_expired(material, now)) {
+        *error = key + ".certificate: " + expired->message;
         return false;
     }
-    loaded->private_key = load_private_key(files.private_key, &problem);
-    if (!loaded->private_key) {
-        *error = key + ".private_key: " + problem;
-        return false;
-    }
-    if (!check_chain_order(loaded->chain, &problem)) {
-        *error = key + ".certificate: " + problem;
-        return false;
-    }
-    X509* leaf = loaded->chain.front().get();
-    if (!check_key_matches(leaf, loaded->private_key.get(), &problem)) {
-        *error = key + ".private_key: " + problem + " in " + quoted(files.certificate);
-        return false;
-    }
-    const std::string described =
-        "certificate " + quoted(certificate_subject(leaf)) + " in " + quoted(files.certificate);
-    const std::time_t not_after = certificate_not_after(leaf);
-    if (not_after <= now) {
-        *error = key + ".certificate: " + described + " expired on " + utc_readable(not_after) +
-                 " (notAfter)";
-        return false;
-    }
+    const std::string described = "certificate " + quote_path(material.subject) + " in " +
+                                  quote_path(material.certificate_path);
+    const std::time_t not_after = material.not_after;
     const auto warn_within =
         std::chrono::duration_cast<std::chrono::seconds>(kCertificateExpiryWarning);
     if (not_after - now <= warn_within.count()) {
@@ -314,13 +269,13 @@ bool load_certificate(const CertificateFiles& files, std::size_t index, std::tim
                             utc_readable(not_after) + " (in " + std::to_string(days) +
                             (days == 1 ? " day)" : " days)"));
     }
-    const std::time_t not_before = certificate_not_before(leaf);
+    const std::time_t not_before = material.not_before;
     if (not_before > now) {
         warnings->push_back(key + ".certificate: " + described + " is not valid before " +
                             utc_readable(not_before) + " (notBefore)");
     }
-    loaded->key_type = EVP_PKEY_get_base_id(loaded->private_key.get());
-    loaded->dns_names = dns_names_of(leaf);
+    loaded->key_type = EVP_PKEY_get_base_id(material.private_key.get());
+    loaded->dns_names = group_key_of(material.dns_names);
     if (loaded->dns_names.empty() && index != 0) {
         warnings->push_back(key + ".certificate: " + described +
                             " has no DNS subjectAltName, so no SNI selects it");
@@ -331,16 +286,17 @@ bool load_certificate(const CertificateFiles& files, std::size_t index, std::tim
 // SSL_CTX_use_certificate selects the slot for the key's type; the chain certificates added
 // next belong to that slot, so RSA and ECDSA chains stay separate.
 bool add_certificate(SSL_CTX* ctx, const LoadedCertificate& certificate, std::string* error) {
-    const std::string key = "tls.certificates[" + std::to_string(certificate.index) + "]";
-    if (SSL_CTX_use_certificate(ctx, certificate.chain.front().get()) != 1 ||
-        SSL_CTX_use_PrivateKey(ctx, certificate.private_key.get()) != 1 ||
+    const std::string key = config_key(certificate.index);
+    const CertificateMaterial& material = *certificate.material;
+    if (SSL_CTX_use_certificate(ctx, material.leaf()) != 1 ||
+        SSL_CTX_use_PrivateKey(ctx, material.private_key.get()) != 1 ||
         SSL_CTX_check_private_key(ctx) != 1) {
         *error = key + ": " + openssl_error();
         return false;
     }
     SSL_CTX_clear_chain_certs(ctx);
-    for (std::size_t c = 1; c < certificate.chain.size(); ++c) {
-        if (SSL_CTX_add1_chain_cert(ctx, certificate.chain[c].get()) != 1) {
+    for (std::size_t c = 1; c < material.chain.size(); ++c) {
+        if (SSL_CTX_add1_chain_cert(ctx, material.chain[c].get()) != 1) {
             *error = key + ".certificate: " + openssl_error();
             return false;
         }
@@ -379,7 +335,7 @@ std::optional<std::string> host_name_from_server_name_extension(std::string_view
 bool dns_name_matches(std::string_view pattern, std::string_view host_name) {
     if (!host_name.empty() && host_name.back() == '.') host_name.remove_suffix(1);
     if (pattern.empty() || host_name.empty()) return false;
-    if (!is_wildcard(pattern)) return equal_ignoring_case(pattern, host_name);
+    if (!is_wildcard(pattern)) return equals_ignoring_ascii_case(pattern, host_name);
     // Only "*." followed by at least two labels, with no further '*'.
     if (pattern.substr(0, 2) != "*.") return false;
     const std::string_view suffix = pattern.substr(2);
@@ -389,29 +345,38 @@ bool dns_name_matches(std::string_view pattern, std::string_view host_name) {
     }
     const std::size_t first_dot = host_name.find('.');
     if (first_dot == 0 || first_dot == std::string_view::npos) return false;
-    return equal_ignoring_case(host_name.substr(first_dot + 1), suffix);
+    return equals_ignoring_ascii_case(host_name.substr(first_dot + 1), suffix);
 }
 
-SharedSslCtx build_public_tls_context(const std::vector<CertificateFiles>& certificates,
-                                      PublicTlsProfile profile,
-                                      std::shared_ptr<SessionTicketKeys> ticket_keys,
-                                      std::vector<std::string>* warnings, std::string* error) {
+namespace {
+
+// Checks and groups the certificates `material_at` gives, one index after the other, in
+// configuration order (so the first problem in that order is the one reported), and builds the
+// contexts. `material_at` returns null with *error set when tls.certificates[index] cannot load.
+using MaterialSource = std::function<const CertificateMaterial*(std::size_t, std::string*)>;
+
+SharedSslCtx build_context(std::size_t count, const MaterialSource& material_at,
+                           PublicTlsProfile profile,
+                           const std::shared_ptr<SessionTicketKeys>& ticket_keys,
+                           std::vector<std::string>* warnings, std::string* error) {
     warnings->clear();
     if (!ticket_keys) {
         *error = "tls: no session ticket keys given";
         return nullptr;
     }
-    if (certificates.empty()) {
+    if (count == 0) {
         *error = "tls.certificates: at least one certificate is needed";
         return nullptr;
     }
 
-    // Load and check every certificate, then group them by names, in configuration order.
+    // Check every certificate, then group them by names, in configuration order.
     const std::time_t now = std::time(nullptr);
     std::vector<std::vector<LoadedCertificate>> groups;
-    for (std::size_t i = 0; i < certificates.size(); ++i) {
+    for (std::size_t i = 0; i < count; ++i) {
+        const CertificateMaterial* material = material_at(i, error);
+        if (material == nullptr) return nullptr;
         LoadedCertificate loaded;
-        if (!load_certificate(certificates[i], i, now, &loaded, warnings, error)) return nullptr;
+        if (!accept_certificate(*material, i, now, &loaded, warnings, error)) return nullptr;
         auto group = std::find_if(groups.begin(), groups.end(), [&](const auto& members) {
             return members.front().dns_names == loaded.dns_names;
         });
@@ -457,6 +422,38 @@ SharedSslCtx build_public_tls_context(const std::vector<CertificateFiles>& certi
         front_state->sub_contexts.push_back(std::move(contexts[g]));
     }
     return SharedSslCtx(contexts.front().release(), SSL_CTX_free);
+}
+
+}  // namespace
+
+SharedSslCtx build_public_tls_context(const std::vector<CertificateFiles>& certificates,
+                                      PublicTlsProfile profile,
+                                      std::shared_ptr<SessionTicketKeys> ticket_keys,
+                                      std::vector<std::string>* warnings, std::string* error) {
+    // Each certificate's files are read once, as its turn comes.
+    std::vector<CertificateMaterial> loaded;
+    loaded.reserve(certificates.size());  // the groups point into it
+    const auto load = [&](std::size_t index, std::string* problem) -> const CertificateMaterial* {
+        CertificateLoad result = load_certificate_material(
+            certificates[index].certificate, certificates[index].private_key, std::nullopt);
+        if (!result) {
+            const bool about_key = result.error.file == CertificateFile::PrivateKey;
+            *problem = config_key(index) + (about_key ? ".private_key: " : ".certificate: ") +
+                       result.error.message;
+            return nullptr;
+        }
+        loaded.push_back(std::move(*result.material));
+        return &loaded.back();
+    };
+    return build_context(certificates.size(), load, profile, ticket_keys, warnings, error);
+}
+
+SharedSslCtx build_public_tls_context(const std::vector<CertificateMaterial>& certificates,
+                                      PublicTlsProfile profile,
+                                      std::shared_ptr<SessionTicketKeys> ticket_keys,
+                                      std::vector<std::string>* warnings, std::string* error) {
+    const auto given = [&](std::size_t index, std::string*) { return &certificates[index]; };
+    return build_context(certificates.size(), given, profile, ticket_keys, warnings, error);
 }
 
 }  // namespace oidcgw

@@ -3,6 +3,7 @@
 // resumption with tickets under the gateway's own keys and a TLS 1.2 session cache.
 #pragma once
 
+#include "common/certificate_chain.h"
 #include "common/raii.h"
 #include "config/config.h"
 #include "edge/session_tickets.h"
@@ -20,9 +21,6 @@ namespace oidcgw {
 // be replaced while connections made with the old one carry on. Everything the context needs
 // (the per-name sub-contexts, the SNI table, the ticket keys) lives as long as that count.
 using SharedSslCtx = std::shared_ptr<SSL_CTX>;
-
-// A certificate expiring sooner than this is loaded with a warning.
-inline constexpr std::chrono::hours kCertificateExpiryWarning{14 * 24};
 
 // TLS 1.2 sessions kept for resumption by session ID (clients without tickets), per context.
 inline constexpr long kTls12SessionCacheSize = 20'000;
@@ -50,14 +48,24 @@ struct PublicTlsProfile {
 // match the client's SNI exactly, else the first with a matching wildcard, else the group of
 // certificates[0] (also when the client sends no SNI).
 //
-// Each certificate is checked: the key matches, the chain runs leaf → issuers, and the leaf has
-// not expired (an error naming `tls.certificates[i].certificate` and the date). One that expires
+// Each certificate is loaded and checked by load_certificate_material (common/certificate_chain.h),
+// each file read once: the key matches, the chain runs leaf → issuers, and the leaf has not
+// expired (an error naming `tls.certificates[i].certificate` and the date). One that expires
 // within kCertificateExpiryWarning, or is not valid yet, adds a line to *warnings (which is
 // cleared first).
 //
 // `ticket_keys` (required) encrypts session tickets; pass the same object to every build so
 // that tickets survive reloads. Returns null with *error naming the config key on failure.
 SharedSslCtx build_public_tls_context(const std::vector<CertificateFiles>& certificates,
+                                      PublicTlsProfile profile,
+                                      std::shared_ptr<SessionTicketKeys> ticket_keys,
+                                      std::vector<std::string>* warnings, std::string* error);
+
+// The same from material already loaded (certificates[i] standing for tls.certificates[i]), so a
+// caller that loaded it for its own checks need not read the files again. The expiry check and
+// the warnings are made again here, at the time of the build; the context takes its own
+// references, so the material may go once this returns.
+SharedSslCtx build_public_tls_context(const std::vector<CertificateMaterial>& certificates,
                                       PublicTlsProfile profile,
                                       std::shared_ptr<SessionTicketKeys> ticket_keys,
                                       std::vector<std::string>* warnings, std::string* error);

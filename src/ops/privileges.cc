@@ -16,11 +16,6 @@ namespace {
 
 constexpr std::size_t kMaxLookupBuffer = 1024 * 1024;
 
-// Account names come from the configuration file: quoted by the untrusted-text policy.
-std::string quoted(const std::string& name) {
-    return quote_untrusted(name);
-}
-
 std::string errno_text(int error_number) {
     return std::strerror(error_number);
 }
@@ -57,11 +52,11 @@ std::optional<UserAccount> lookup_user(const std::string& name, std::string* err
         },
         &entry, &found);
     if (result != 0) {
-        *error = "cannot look up user " + quoted(name) + ": " + errno_text(result);
+        *error = "cannot look up user " + quote_untrusted(name) + ": " + errno_text(result);
         return std::nullopt;
     }
     if (found == nullptr) {
-        *error = "no such user " + quoted(name);
+        *error = "no such user " + quote_untrusted(name);
         return std::nullopt;
     }
     return UserAccount{found->pw_uid, found->pw_gid};
@@ -76,11 +71,11 @@ std::optional<gid_t> lookup_group(const std::string& name, std::string* error) {
         },
         &entry, &found);
     if (result != 0) {
-        *error = "cannot look up group " + quoted(name) + ": " + errno_text(result);
+        *error = "cannot look up group " + quote_untrusted(name) + ": " + errno_text(result);
         return std::nullopt;
     }
     if (found == nullptr) {
-        *error = "no such group " + quoted(name);
+        *error = "no such group " + quote_untrusted(name);
         return std::nullopt;
     }
     return found->gr_gid;
@@ -104,7 +99,7 @@ bool drop_privileges(const std::string& user, const std::string& group, std::str
     }
     const uid_t uid = account->uid;
     if (uid == 0) {
-        *error = "user " + quoted(user) + " has uid 0: choose an unprivileged account";
+        *error = "user " + quote_untrusted(user) + " has uid 0: choose an unprivileged account";
         return false;
     }
 
@@ -114,8 +109,8 @@ bool drop_privileges(const std::string& user, const std::string& group, std::str
         const bool same_user = ::getuid() == uid && ::geteuid() == uid;
         const bool same_group = group.empty() || (::getgid() == gid && ::getegid() == gid);
         if (!same_user || !same_group) {
-            *error = "cannot switch to user " + quoted(user) +
-                     (group.empty() ? std::string() : " and group " + quoted(group)) +
+            *error = "cannot switch to user " + quote_untrusted(user) +
+                     (group.empty() ? std::string() : " and group " + quote_untrusted(group)) +
                      ": running as uid " + std::to_string(::geteuid()) + " gid " +
                      std::to_string(::getegid()) + ", and only root can switch";
             return false;
@@ -146,7 +141,7 @@ bool drop_privileges(const std::string& user, const std::string& group, std::str
     }
     // Both must fail now; success would mean root could be regained (e.g. a saved set-user-ID).
     if (::setuid(0) == 0 || ::seteuid(0) == 0) {
-        *error = "root could be regained after switching to user " + quoted(user);
+        *error = "root could be regained after switching to user " + quote_untrusted(user);
         return false;
     }
     return set_no_new_privileges(error);

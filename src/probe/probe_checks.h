@@ -20,7 +20,6 @@ namespace oidcgw {
 inline constexpr std::size_t kEntraMaxIssuerLength = 600;
 inline constexpr std::chrono::milliseconds kAwsFetchLimit{5000};  // AWS gives up about here
 inline constexpr std::chrono::milliseconds kSlowFetch{2000};      // worth a warning already
-inline constexpr long kCertificateWarningDays = 14;
 // Certificates of a presented chain that the TLS rows examine; a longer chain fails. Real chains
 // are a leaf and one to three intermediates.
 inline constexpr std::size_t kMaxChainCertificates = 10;

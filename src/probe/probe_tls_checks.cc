@@ -83,7 +83,8 @@ std::vector<Check> check_tls(const TlsObservation& observation) {
     } else if (not_after <= observation.now) {
         validity.detail = "expired " + utc_iso8601(not_after);
         validity.all(Mark::Fail, "the certificate expired on " + utc_iso8601(not_after));
-    } else if (days_left < kCertificateWarningDays) {
+    } else if (days_left <
+               std::chrono::floor<std::chrono::days>(kCertificateExpiryWarning).count()) {
         validity.all(Mark::Warn, "expires in " + std::to_string(days_left) + " days: renew it");
     }
     checks.push_back(validity);

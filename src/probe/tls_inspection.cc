@@ -129,7 +129,7 @@ std::string Endpoint::to_string() const {
 std::optional<Endpoint> parse_endpoint(std::string_view text,
                                        std::optional<std::uint16_t> default_port,
                                        std::string* error) {
-    const std::string quoted = "\"" + std::string(text) + "\"";
+    const std::string quoted = quote_untrusted(text);
     HostPortError shape{};
     const std::optional<HostPort> parts = split_host_port(text, &shape);
     if (!parts) {

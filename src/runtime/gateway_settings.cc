@@ -21,12 +21,9 @@ PublicTlsProfile tls_profile(const Config& config) {
 }
 
 ConnectionDeadlines deadlines_from(const Config& config) {
-    ConnectionDeadlines deadlines;
-    deadlines.handshake = config.timeouts.handshake;
-    deadlines.request_head = config.timeouts.request_head;
-    deadlines.keep_alive_idle = config.timeouts.keep_alive;
-    deadlines.write = config.timeouts.write;
-    return deadlines;
+    // The configured timeouts are the edge's deadlines plus worker_stall, which the loops
+    // do not enforce themselves.
+    return static_cast<const ConnectionDeadlines&>(config.timeouts);
 }
 
 ConnectionLimits health_limits(const ConnectionLimits& limits) {

@@ -1,8 +1,10 @@
 // End-to-end TLS on the public side: the real gateway with several certificates (two names, and
 // an RSA + ECDSA pair for one of them), probed with raw OpenSSL clients that choose SNI, versions,
 // signature algorithms and ciphers; tls.min_version; session tickets across a reload.
+#include "common/raii.h"
 #include "gateway_fixture.h"
 #include "prometheus_text.h"
+#include "tls_test_support.h"
 
 #include <netinet/in.h>
 #include <openssl/err.h>
@@ -76,30 +78,6 @@ class BlockSigpipe {
     sigset_t previous_{};
 };
 
-class Descriptor {
-  public:
-    explicit Descriptor(int fd) : fd_(fd) {}
-    ~Descriptor() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    Descriptor(const Descriptor&) = delete;
-    Descriptor& operator=(const Descriptor&) = delete;
-    int get() const { return fd_; }
-
-  private:
-    int fd_;
-};
-
-std::string openssl_errors() {
-    std::string text;
-    while (const unsigned long code = ERR_get_error()) {
-        char buffer[256];
-        ERR_error_string_n(code, buffer, sizeof buffer);
-        text += std::string(text.empty() ? "" : "; ") + buffer;
-    }
-    return text;
-}
-
 // Client side: the newest session the server handed out (TLS 1.3 tickets follow the handshake).
 int keep_new_session(SSL* ssl, SSL_SESSION* session) {
     static_cast<ProbeResult*>(SSL_get_app_data(ssl))->session.reset(session);
@@ -111,25 +89,16 @@ int keep_new_session(SSL* ssl, SSL_SESSION* session) {
 ProbeResult probe(std::uint16_t port, const std::string& ca_file, const ProbeOptions& options) {
     ProbeResult result;
     const BlockSigpipe sigpipe_blocked;
-    SslCtxPtr context(SSL_CTX_new(TLS_client_method()));
-    SSL_CTX_set_session_cache_mode(context.get(),
-                                   SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
-    SSL_CTX_sess_set_new_cb(context.get(), keep_new_session);
-    if (options.min_version != 0) {
-        SSL_CTX_set_min_proto_version(context.get(), options.min_version);
-    }
-    if (options.max_version != 0) {
-        SSL_CTX_set_max_proto_version(context.get(), options.max_version);
-    }
-    if (options.no_tickets) SSL_CTX_set_options(context.get(), SSL_OP_NO_TICKET);
+    SslCtxPtr context = new_test_client_context(options.min_version, options.max_version,
+                                                options.no_tickets, keep_new_session);
     if (!options.signature_algorithms.empty() &&
         SSL_CTX_set1_sigalgs_list(context.get(), options.signature_algorithms.c_str()) != 1) {
-        result.error = "bad signature algorithms: " + openssl_errors();
+        result.error = "bad signature algorithms: " + take_openssl_errors();
         return result;
     }
     if (!options.tls12_ciphers.empty() &&
         SSL_CTX_set_cipher_list(context.get(), options.tls12_ciphers.c_str()) != 1) {
-        result.error = "bad cipher list: " + openssl_errors();
+        result.error = "bad cipher list: " + take_openssl_errors();
         return result;
     }
     if (options.verify) {
@@ -137,7 +106,7 @@ ProbeResult probe(std::uint16_t port, const std::string& ca_file, const ProbeOpt
         SSL_CTX_set_verify(context.get(), SSL_VERIFY_PEER, nullptr);
     }
 
-    const Descriptor socket_fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    const UniqueFd socket_fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     const timeval timeout{5, 0};
     ::setsockopt(socket_fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     ::setsockopt(socket_fd.get(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
@@ -162,7 +131,7 @@ ProbeResult probe(std::uint16_t port, const std::string& ca_file, const ProbeOpt
     if (resume) SSL_set_session(ssl.get(), resume.get());
     ERR_clear_error();
     if (SSL_connect(ssl.get()) != 1) {
-        result.error = "handshake: " + openssl_errors();
+        result.error = "handshake: " + take_openssl_errors();
         SSL_set_app_data(ssl.get(), nullptr);
         return result;
     }

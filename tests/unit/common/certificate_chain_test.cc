@@ -6,7 +6,9 @@
 #include <openssl/encoder.h>
 #include <openssl/pem.h>
 
+#include <chrono>
 #include <ctime>
+#include <optional>
 #include <string>
 
 namespace oidcgw::testing {
@@ -324,6 +326,106 @@ TEST_F(CertificateChainTest, NoSansIsEmpty) {
     request.common_name = "nosan";
     const std::vector<X509Ptr> chain = load_ok(pki_.issue(request).certificate);
     EXPECT_TRUE(certificate_sans(chain.at(0).get()).empty());
+}
+
+TEST_F(CertificateChainTest, DnsNamesLeaveOutAddresses) {
+    CertificateRequest request;
+    request.common_name = "dns-only";
+    request.dns_names = {"gw.example.com", "*.example.org"};
+    request.ip_addresses = {"127.0.0.1"};
+    const std::vector<X509Ptr> chain = load_ok(pki_.issue(request).certificate);
+    EXPECT_EQ(certificate_dns_names(chain.at(0).get()),
+              (std::vector<std::string>{"gw.example.com", "*.example.org"}));
+}
+
+// load_certificate_material: the one sequence (chain, key, order, key match, expiry).
+
+TEST_F(CertificateChainTest, MaterialHoldsTheCheckedChainKeyAndLeafFacts) {
+    const IssuedFiles files = issue("material.example.com", KeyType::Rsa2048, true);
+    const std::time_t now = std::time(nullptr);
+    const CertificateLoad load =
+        load_certificate_material(files.certificate, files.private_key, now);
+    ASSERT_TRUE(load) << load.error.message;
+    const CertificateMaterial& material = *load.material;
+    EXPECT_EQ(material.certificate_path, files.certificate);
+    ASSERT_EQ(material.chain.size(), 2u);
+    EXPECT_EQ(certificate_subject(material.chain[1].get()), "CN=chain Intermediate CA");
+    EXPECT_EQ(material.leaf(), material.chain.front().get());
+    EXPECT_EQ(material.subject, "CN=material.example.com");
+    EXPECT_EQ(material.dns_names, std::vector<std::string>{"material.example.com"});
+    EXPECT_EQ(material.not_after, certificate_not_after(material.leaf()));
+    EXPECT_EQ(material.not_before, certificate_not_before(material.leaf()));
+    EXPECT_GT(material.not_after, now);
+    std::string error;
+    EXPECT_TRUE(check_key_matches(material.leaf(), material.private_key.get(), &error)) << error;
+    EXPECT_FALSE(check_not_expired(material, now));
+}
+
+TEST_F(CertificateChainTest, MaterialErrorsNameTheFileAtFault) {
+    const IssuedFiles files = issue("faults", KeyType::EcdsaP256, true);
+    const IssuedFiles other = issue("other");
+    const auto error_of = [](const std::string& certificate, const std::string& key) {
+        const CertificateLoad load = load_certificate_material(certificate, key, std::nullopt);
+        EXPECT_FALSE(load);
+        EXPECT_FALSE(load.material.has_value());
+        return load.error;
+    };
+
+    const std::string missing = dir_.file("missing.pem");
+    CertificateLoadError error = error_of(missing, files.private_key);
+    EXPECT_EQ(error.file, CertificateFile::Certificate);
+    EXPECT_NE(error.message.find(missing), std::string::npos) << error.message;
+
+    error = error_of(files.certificate, missing);
+    EXPECT_EQ(error.file, CertificateFile::PrivateKey);
+    EXPECT_NE(error.message.find(missing), std::string::npos) << error.message;
+
+    // Both files load, so the order is judged before the key: the chain is at fault.
+    const auto [leaf, intermediate] = split_chain(read_file(files.certificate));
+    const std::string reversed = dir_.file("faults-reversed.pem");
+    write_file(reversed, intermediate + leaf);
+    error = error_of(reversed, other.private_key);
+    EXPECT_EQ(error.file, CertificateFile::Certificate);
+    EXPECT_NE(error.message.find("did not issue"), std::string::npos) << error.message;
+
+    error = error_of(files.certificate, other.private_key);
+    EXPECT_EQ(error.file, CertificateFile::PrivateKey);
+    EXPECT_NE(error.message.find("does not belong"), std::string::npos) << error.message;
+    EXPECT_TRUE(error.message.ends_with(" in \"" + files.certificate + "\"")) << error.message;
+}
+
+TEST_F(CertificateChainTest, MaterialRefusesAnExpiredLeafOnlyWhenAskedTo) {
+    CertificateRequest request;
+    request.common_name = "expired.example.com";
+    request.dns_names = {"expired.example.com"};
+    request.valid_from_offset_seconds = -7200;
+    request.valid_for_seconds = -60;
+    const IssuedFiles files = pki_.issue(request);
+    const std::time_t now = std::time(nullptr);
+
+    const CertificateLoad unchecked =
+        load_certificate_material(files.certificate, files.private_key, std::nullopt);
+    ASSERT_TRUE(unchecked) << unchecked.error.message;
+    const std::optional<CertificateLoadError> expired = check_not_expired(*unchecked.material, now);
+    ASSERT_TRUE(expired);
+    EXPECT_EQ(expired->file, CertificateFile::Certificate);
+    EXPECT_TRUE(expired->message.starts_with("certificate \"CN=expired.example.com\" in \"" +
+                                             files.certificate + "\" expired on 20"))
+        << expired->message;
+    EXPECT_TRUE(expired->message.ends_with(" (notAfter)")) << expired->message;
+
+    const CertificateLoad checked =
+        load_certificate_material(files.certificate, files.private_key, now);
+    ASSERT_FALSE(checked);
+    EXPECT_EQ(checked.error.file, CertificateFile::Certificate);
+    EXPECT_EQ(checked.error.message, expired->message);
+    // The notAfter instant itself counts as expired.
+    EXPECT_TRUE(check_not_expired(*unchecked.material, unchecked.material->not_after));
+    EXPECT_FALSE(check_not_expired(*unchecked.material, unchecked.material->not_after - 1));
+}
+
+TEST(CertificateExpiryWarningTest, IsFourteenDays) {
+    EXPECT_EQ(std::chrono::floor<std::chrono::days>(kCertificateExpiryWarning).count(), 14);
 }
 
 }  // namespace

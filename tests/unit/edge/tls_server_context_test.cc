@@ -1,257 +1,20 @@
 // The public TLS context, driven through real handshakes in memory (a BIO pair per connection):
 // SNI selection, RSA/ECDSA selection by the client's signature algorithms, load-time checks,
-// protocol versions, ALPN, and session resumption with the gateway's ticket keys.
+// protocol versions, ALPN, and a connection outliving its context. Session resumption is in
+// tls_session_resumption_test.cc, the ticket keys alone in session_tickets_test.cc.
 #include "edge/tls_server_context.h"
 
-#include "edge/session_tickets.h"
-#include "test_pki.h"
+#include "tls_handshake_support.h"
 
 #include <gtest/gtest.h>
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include <atomic>
-#include <thread>
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace oidcgw::testing {
 namespace {
-
-using SslSessionPtr = std::unique_ptr<SSL_SESSION, CDeleter<SSL_SESSION_free>>;
-using EvpCipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, CDeleter<EVP_CIPHER_CTX_free>>;
-using EvpMacPtr = std::unique_ptr<EVP_MAC, CDeleter<EVP_MAC_free>>;
-using EvpMacCtxPtr = std::unique_ptr<EVP_MAC_CTX, CDeleter<EVP_MAC_CTX_free>>;
-
-struct ClientOptions {
-    std::string sni{};          // empty: no SNI
-    std::string verify_host{};  // non-empty: verify the chain against ca_file and this name
-    std::string ca_file{};      // with verify_host
-    std::string signature_algorithms{};  // empty: OpenSSL's default list
-    std::string tls12_ciphers{};         // empty: OpenSSL's default list
-    int min_version = 0;
-    int max_version = 0;
-    bool no_tickets = false;  // TLS 1.2 session IDs only
-    std::string alpn{};       // wire format, empty: no ALPN
-    SSL_SESSION* resume = nullptr;
-};
-
-struct HandshakeResult {
-    bool completed = false;
-    std::string failure{};
-    int server_error_reason = 0;  // ERR_GET_REASON of the server's first error, when it failed
-    std::string peer_common_name{};
-    int peer_key_type = 0;  // EVP_PKEY_EC, EVP_PKEY_RSA
-    int version = 0;
-    bool reused = false;
-    std::string alpn{};
-    int tickets_received = 0;
-    SslSessionPtr session{};  // the newest session the client got
-};
-
-std::string common_name_of(X509* certificate) {
-    char name[256] = {};
-    X509_NAME_get_text_by_NID(X509_get_subject_name(certificate), NID_commonName, name,
-                              sizeof name);
-    return name;
-}
-
-// Client side: every session the server hands out (TLS 1.3 tickets arrive after the handshake).
-int remember_session(SSL* ssl, SSL_SESSION* session) {
-    auto* result = static_cast<HandshakeResult*>(SSL_get_app_data(ssl));
-    ++result->tickets_received;
-    result->session.reset(session);
-    return 1;  // we own it now
-}
-
-std::string take_errors() {
-    std::string text;
-    while (const unsigned long code = ERR_get_error()) {
-        char buffer[256];
-        ERR_error_string_n(code, buffer, sizeof buffer);
-        text += std::string(text.empty() ? "" : "; ") + buffer;
-    }
-    return text;
-}
-
-// One connection between a fresh client and `server_context`, both ends in this thread.
-HandshakeResult handshake(SSL_CTX* server_context, const ClientOptions& options) {
-    HandshakeResult result;
-    SslCtxPtr client_context(SSL_CTX_new(TLS_client_method()));
-    SSL_CTX_set_session_cache_mode(client_context.get(),
-                                   SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
-    SSL_CTX_sess_set_new_cb(client_context.get(), remember_session);
-    if (options.min_version != 0) {
-        SSL_CTX_set_min_proto_version(client_context.get(), options.min_version);
-    }
-    if (options.max_version != 0) {
-        SSL_CTX_set_max_proto_version(client_context.get(), options.max_version);
-    }
-    if (options.no_tickets) SSL_CTX_set_options(client_context.get(), SSL_OP_NO_TICKET);
-    if (!options.tls12_ciphers.empty()) {
-        EXPECT_EQ(SSL_CTX_set_cipher_list(client_context.get(), options.tls12_ciphers.c_str()), 1);
-    }
-    if (!options.signature_algorithms.empty()) {
-        EXPECT_EQ(
-            SSL_CTX_set1_sigalgs_list(client_context.get(), options.signature_algorithms.c_str()),
-            1);
-    }
-    if (!options.verify_host.empty()) {
-        EXPECT_EQ(
-            SSL_CTX_load_verify_locations(client_context.get(), options.ca_file.c_str(), nullptr),
-            1);
-        SSL_CTX_set_verify(client_context.get(), SSL_VERIFY_PEER, nullptr);
-    }
-    if (!options.alpn.empty()) {
-        EXPECT_EQ(
-            SSL_CTX_set_alpn_protos(client_context.get(),
-                                    reinterpret_cast<const unsigned char*>(options.alpn.data()),
-                                    static_cast<unsigned>(options.alpn.size())),
-            0);
-    }
-
-    SslPtr client(SSL_new(client_context.get()));
-    SslPtr server(SSL_new(server_context));
-    if (!client || !server) {
-        result.failure = "SSL_new: " + take_errors();
-        return result;
-    }
-    SSL_set_app_data(client.get(), &result);
-    if (!options.sni.empty()) SSL_set_tlsext_host_name(client.get(), options.sni.c_str());
-    if (!options.verify_host.empty()) SSL_set1_host(client.get(), options.verify_host.c_str());
-    // A copy: OpenSSL clients use a TLS 1.3 session once, and tests resume one session twice.
-    const SslSessionPtr resume(options.resume != nullptr ? SSL_SESSION_dup(options.resume)
-                                                         : nullptr);
-    if (resume) SSL_set_session(client.get(), resume.get());
-
-    BIO* client_bio = nullptr;
-    BIO* server_bio = nullptr;
-    if (BIO_new_bio_pair(&client_bio, 0, &server_bio, 0) != 1) {
-        result.failure = "BIO_new_bio_pair: " + take_errors();
-        return result;
-    }
-    SSL_set_bio(client.get(), client_bio, client_bio);
-    SSL_set_bio(server.get(), server_bio, server_bio);
-    SSL_set_connect_state(client.get());
-    SSL_set_accept_state(server.get());
-
-    // Each round moves every pending flight across; a TLS handshake needs a handful.
-    bool client_done = false;
-    bool server_done = false;
-    for (int round = 0; round < 50 && !(client_done && server_done); ++round) {
-        if (!client_done) {
-            const int status = SSL_do_handshake(client.get());
-            const int error = SSL_get_error(client.get(), status);
-            if (status == 1) {
-                client_done = true;
-            } else if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) {
-                result.failure = "client: " + take_errors();
-                return result;
-            }
-        }
-        if (!server_done) {
-            const int status = SSL_do_handshake(server.get());
-            const int error = SSL_get_error(server.get(), status);
-            if (status == 1) {
-                server_done = true;
-            } else if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) {
-                result.server_error_reason = ERR_GET_REASON(ERR_peek_error());
-                result.failure = "server: " + take_errors();
-                return result;
-            }
-        }
-    }
-    if (!client_done || !server_done) {
-        result.failure = "the handshake did not finish";
-        return result;
-    }
-    // Let the client read what followed the handshake (TLS 1.3 NewSessionTicket messages).
-    char byte = 0;
-    EXPECT_LE(SSL_read(client.get(), &byte, 1), 0);
-    ERR_clear_error();
-
-    result.completed = true;
-    X509* peer = SSL_get0_peer_certificate(client.get());
-    if (peer != nullptr) {
-        result.peer_common_name = common_name_of(peer);
-        result.peer_key_type = EVP_PKEY_get_base_id(X509_get0_pubkey(peer));
-    }
-    result.version = SSL_version(client.get());
-    result.reused = SSL_session_reused(client.get()) == 1;
-    const unsigned char* selected = nullptr;
-    unsigned int selected_length = 0;
-    SSL_get0_alpn_selected(client.get(), &selected, &selected_length);
-    result.alpn.assign(reinterpret_cast<const char*>(selected), selected_length);
-    if (!result.session) result.session.reset(SSL_get1_session(client.get()));
-    // Close cleanly: OpenSSL forgets the session of a connection freed without close_notify
-    // (on both ends), as it would for an aborted one.
-    SSL_shutdown(client.get());
-    SSL_shutdown(server.get());
-    ERR_clear_error();
-    SSL_set_app_data(client.get(), nullptr);
-    return result;
-}
-
-std::string ticket_of(const SSL_SESSION* session) {
-    const unsigned char* ticket = nullptr;
-    std::size_t length = 0;
-    SSL_SESSION_get0_ticket(session, &ticket, &length);
-    return std::string(reinterpret_cast<const char*>(ticket), length);
-}
-
-class TlsServerContextTest : public ::testing::Test {
-  protected:
-    IssuedFiles issue(const std::string& common_name, std::vector<std::string> dns_names,
-                      KeyType key_type = KeyType::EcdsaP256, bool with_intermediate = false) {
-        CertificateRequest request;
-        request.common_name = common_name;
-        request.dns_names = std::move(dns_names);
-        request.key_type = key_type;
-        request.include_intermediate = with_intermediate;
-        return pki_.issue(request);
-    }
-
-    static CertificateFiles files(const IssuedFiles& issued) {
-        return CertificateFiles{issued.certificate, issued.private_key};
-    }
-
-    SharedSslCtx build(const std::vector<CertificateFiles>& certificates,
-                       PublicTlsProfile profile = TlsMinVersion::Tls12,
-                       std::shared_ptr<SessionTicketKeys> keys = nullptr) {
-        std::string error;
-        warnings_.clear();
-        SharedSslCtx context = build_public_tls_context(
-            certificates, profile, keys ? keys : ticket_keys_, &warnings_, &error);
-        EXPECT_TRUE(context) << error;
-        EXPECT_TRUE(error.empty()) << error;
-        return context;
-    }
-
-    std::string build_error(const std::vector<CertificateFiles>& certificates) {
-        std::string error;
-        warnings_.clear();
-        EXPECT_FALSE(build_public_tls_context(certificates, TlsMinVersion::Tls12, ticket_keys_,
-                                              &warnings_, &error));
-        EXPECT_FALSE(error.empty());
-        return error;
-    }
-
-    // Connects with `sni` and returns the served certificate's common name ("" on failure).
-    std::string served_for(SSL_CTX* context, const std::string& sni, bool verify = false) {
-        ClientOptions options;
-        options.sni = sni;
-        if (verify) {
-            options.verify_host = sni;
-            options.ca_file = pki_.ca_file();
-        }
-        const HandshakeResult result = handshake(context, options);
-        EXPECT_TRUE(result.completed) << sni << ": " << result.failure;
-        return result.peer_common_name;
-    }
-
-    TempDir dir_;
-    TestPki pki_{dir_.path(), "tls"};
-    std::shared_ptr<SessionTicketKeys> ticket_keys_ = std::make_shared<SessionTicketKeys>();
-    std::vector<std::string> warnings_;
-};
 
 TEST(DnsNameMatchesTest, FollowsRfc6125AsBrowsersDo) {
     EXPECT_TRUE(dns_name_matches("oidc.example.com", "oidc.example.com"));
@@ -362,8 +125,7 @@ TEST_F(TlsServerContextTest, RsaOnlyClientsGetTheRsaCertificateAndOthersTheEcdsa
          EVP_PKEY_EC},
     };
     for (const Case& c : cases) {
-        ClientOptions options;
-        options.sni = c.sni;
+        ClientOptions options = client_options(c.sni);
         options.max_version = c.max_version;
         options.signature_algorithms = c.signature_algorithms;
         options.tls12_ciphers = c.tls12_ciphers;
@@ -383,8 +145,7 @@ TEST_F(TlsServerContextTest, AnEcdsaOnlyClientIsRefusedWhenOnlyRsaIsConfigured) 
     const IssuedFiles rsa = issue("rsa-only", {"rsa.test"}, KeyType::Rsa2048);
     SharedSslCtx context = build({files(rsa)});
     ASSERT_TRUE(context);
-    ClientOptions options;
-    options.sni = "rsa.test";
+    ClientOptions options = client_options("rsa.test");
     options.signature_algorithms = "ECDSA+SHA256";
     EXPECT_FALSE(handshake(context.get(), options).completed);
     options.signature_algorithms.clear();
@@ -475,8 +236,8 @@ TEST_F(TlsServerContextTest, RefusesTwoCertificatesOfOneKeyTypeForTheSameNames) 
 TEST_F(TlsServerContextTest, RefusesNoCertificateAndMissingTicketKeys) {
     std::string error;
     std::vector<std::string> warnings;
-    EXPECT_FALSE(
-        build_public_tls_context({}, TlsMinVersion::Tls12, ticket_keys_, &warnings, &error));
+    EXPECT_FALSE(build_public_tls_context(std::vector<CertificateFiles>{}, TlsMinVersion::Tls12,
+                                          ticket_keys_, &warnings, &error));
     EXPECT_EQ(error.rfind("tls.certificates", 0), 0u) << error;
     const IssuedFiles one = issue("one", {"one.test"});
     error.clear();
@@ -489,8 +250,7 @@ TEST_F(TlsServerContextTest, OffersTls12AndTls13ButNothingOlder) {
     const IssuedFiles certificate = issue("versions", {"versions.test"});
     SharedSslCtx context = build({files(certificate)});
     ASSERT_TRUE(context);
-    ClientOptions options;
-    options.sni = "versions.test";
+    ClientOptions options = client_options("versions.test");
     EXPECT_EQ(handshake(context.get(), options).version, TLS1_3_VERSION);
     options.max_version = TLS1_2_VERSION;
     EXPECT_EQ(handshake(context.get(), options).version, TLS1_2_VERSION);
@@ -513,8 +273,7 @@ TEST_F(TlsServerContextTest, MinVersion13RefusesATls12OnlyClient) {
         build({files(certificate), files(rsa), files(other)}, TlsMinVersion::Tls13);
     ASSERT_TRUE(context);
     for (const std::string sni : {"modern.test", "other.test", ""}) {
-        ClientOptions options;
-        options.sni = sni;
+        ClientOptions options = client_options(sni);
         options.max_version = TLS1_2_VERSION;
         const HandshakeResult refused = handshake(context.get(), options);
         EXPECT_FALSE(refused.completed) << sni;
@@ -532,153 +291,13 @@ TEST_F(TlsServerContextTest, NegotiatesHttp11AndToleratesAnH2OnlyClient) {
     SharedSslCtx context = build({files(certificate), files(other)});
     ASSERT_TRUE(context);
     for (const std::string sni : {"alpn.test", "other.test"}) {
-        ClientOptions options;
-        options.sni = sni;
+        ClientOptions options = client_options(sni);
         options.alpn = std::string("\x02h2\x08http/1.1", 12);
         EXPECT_EQ(handshake(context.get(), options).alpn, "http/1.1") << sni;
         options.alpn = std::string("\x02h2", 3);
         const HandshakeResult h2_only = handshake(context.get(), options);
         EXPECT_TRUE(h2_only.completed) << h2_only.failure;
         EXPECT_EQ(h2_only.alpn, "") << sni;
-    }
-}
-
-TEST_F(TlsServerContextTest, SendsOneTicketPerTls13Handshake) {
-    const IssuedFiles certificate = issue("tickets", {"tickets.test"});
-    SharedSslCtx context = build({files(certificate)});
-    ASSERT_TRUE(context);
-    ClientOptions options;
-    options.sni = "tickets.test";
-    const HandshakeResult result = handshake(context.get(), options);
-    ASSERT_TRUE(result.completed) << result.failure;
-    EXPECT_EQ(result.tickets_received, 1);
-    EXPECT_EQ(ticket_keys_->keys_made(), 1u);
-}
-
-TEST_F(TlsServerContextTest, ResumptionOffIssuesNoTicketAndResumesNothing) {
-    const IssuedFiles certificate = issue("no-resume", {"no-resume.test"});
-    SharedSslCtx with = build({files(certificate)});
-    SharedSslCtx without =
-        build({files(certificate)}, PublicTlsProfile(TlsMinVersion::Tls12, false));
-    ASSERT_TRUE(with && without);
-    for (const int max_version : {0, TLS1_2_VERSION}) {
-        const std::string label = max_version == 0 ? "TLS 1.3" : "TLS 1.2";
-        ClientOptions options;
-        options.sni = "no-resume.test";
-        options.max_version = max_version;
-        const HandshakeResult first = handshake(without.get(), options);
-        ASSERT_TRUE(first.completed) << label << ": " << first.failure;
-        EXPECT_EQ(first.tickets_received, 0) << label;
-        // A session the same keys would resume elsewhere is not resumed here.
-        const HandshakeResult offered = handshake(with.get(), options);
-        ASSERT_TRUE(offered.session) << label;
-        options.resume = offered.session.get();
-        const HandshakeResult again = handshake(without.get(), options);
-        ASSERT_TRUE(again.completed) << label << ": " << again.failure;
-        EXPECT_FALSE(again.reused) << label;
-        EXPECT_TRUE(handshake(with.get(), options).reused) << label;
-    }
-    EXPECT_EQ(SSL_CTX_sess_number(without.get()), 0);
-}
-
-// TLS 1.3 tickets are single-use: each resumption must hand out the next ticket, so a client
-// that reconnects again and again resumes every time.
-TEST_F(TlsServerContextTest, EveryTls13ResumptionIssuesTheNextTicket) {
-    const IssuedFiles certificate = issue("chain", {"chain.test"});
-    SharedSslCtx context = build({files(certificate)});
-    ASSERT_TRUE(context);
-    ClientOptions options;
-    options.sni = "chain.test";
-    HandshakeResult previous = handshake(context.get(), options);
-    ASSERT_TRUE(previous.completed) << previous.failure;
-    for (int round = 0; round < 3; ++round) {
-        ASSERT_TRUE(previous.session) << round;
-        options.resume = previous.session.get();
-        HandshakeResult next = handshake(context.get(), options);
-        ASSERT_TRUE(next.completed) << round << ": " << next.failure;
-        EXPECT_TRUE(next.reused) << round;
-        EXPECT_EQ(next.tickets_received, 1) << round;
-        previous = std::move(next);
-    }
-}
-
-// As after a reload: the session from one context resumes on another built with the same keys,
-// and not on one built with other keys.
-TEST_F(TlsServerContextTest, TicketsResumeAcrossContextsSharingTheirKeys) {
-    const IssuedFiles certificate = issue("resume", {"resume.test"});
-    const IssuedFiles other = issue("resume-other", {"other.test"});
-    const std::vector<CertificateFiles> certificates = {files(certificate), files(other)};
-    SharedSslCtx before = build(certificates);
-    SharedSslCtx after_reload = build(certificates);
-    SharedSslCtx other_keys =
-        build(certificates, TlsMinVersion::Tls12, std::make_shared<SessionTicketKeys>());
-    ASSERT_TRUE(before && after_reload && other_keys);
-
-    for (const int max_version : {0, TLS1_2_VERSION}) {
-        for (const std::string sni : {"resume.test", "other.test"}) {
-            const std::string label = sni + (max_version == 0 ? " TLS 1.3" : " TLS 1.2");
-            ClientOptions options;
-            options.sni = sni;
-            options.max_version = max_version;
-            const HandshakeResult first = handshake(before.get(), options);
-            ASSERT_TRUE(first.completed) << label << ": " << first.failure;
-            ASSERT_TRUE(first.session) << label;
-            ASSERT_EQ(SSL_SESSION_is_resumable(first.session.get()), 1) << label;
-            EXPECT_FALSE(first.reused) << label;
-
-            options.resume = first.session.get();
-            const HandshakeResult resumed = handshake(after_reload.get(), options);
-            ASSERT_TRUE(resumed.completed) << label << ": " << resumed.failure;
-            EXPECT_TRUE(resumed.reused) << label;
-
-            const HandshakeResult foreign = handshake(other_keys.get(), options);
-            ASSERT_TRUE(foreign.completed) << label << ": " << foreign.failure;
-            EXPECT_FALSE(foreign.reused) << label;
-        }
-    }
-}
-
-// RFC 6066 section 3: a session made for one name must not resume under a name that selects
-// another certificate, by TLS 1.3 ticket, TLS 1.2 ticket or TLS 1.2 session ID alike.
-TEST_F(TlsServerContextTest, ASessionNeverResumesUnderANameOfAnotherCertificateGroup) {
-    const IssuedFiles main_certificate = issue("main", {"localhost", "main.test"});
-    const IssuedFiles other = issue("other", {"other.test"});
-    SharedSslCtx context = build({files(main_certificate), files(other)});
-    ASSERT_TRUE(context);
-    struct Case {
-        const char* label;
-        int max_version;
-        bool no_tickets;
-    };
-    for (const Case& shape :
-         {Case{"TLS 1.3 ticket", 0, false}, Case{"TLS 1.2 ticket", TLS1_2_VERSION, false},
-          Case{"TLS 1.2 session ID", TLS1_2_VERSION, true}}) {
-        for (const auto& [made_for, tried_as] :
-             {std::pair<std::string, std::string>{"other.test", "localhost"},
-              {"localhost", "other.test"},
-              {"", "other.test"}}) {
-            const std::string label =
-                std::string(shape.label) + " made for '" + made_for + "', tried as " + tried_as;
-            ClientOptions options;
-            options.sni = made_for;
-            options.max_version = shape.max_version;
-            options.no_tickets = shape.no_tickets;
-            const HandshakeResult first = handshake(context.get(), options);
-            ASSERT_TRUE(first.completed) << label << ": " << first.failure;
-            ASSERT_TRUE(first.session) << label;
-
-            options.resume = first.session.get();
-            const HandshakeResult same_name = handshake(context.get(), options);
-            ASSERT_TRUE(same_name.completed) << label << ": " << same_name.failure;
-            EXPECT_TRUE(same_name.reused) << label << " (the same name resumes)";
-
-            options.sni = tried_as;
-            const HandshakeResult other_name = handshake(context.get(), options);
-            ASSERT_TRUE(other_name.completed) << label << ": " << other_name.failure;
-            EXPECT_FALSE(other_name.reused) << label;
-            EXPECT_EQ(other_name.peer_common_name, tried_as == "other.test" ? "other" : "main")
-                << label;
-        }
     }
 }
 
@@ -714,74 +333,6 @@ TEST(ServerNameExtension, ParsesTheHostNameAndRefusesMalformedLists) {
     EXPECT_FALSE(host_name_from_server_name_extension(extension(std::string(2, '\0'))));
 }
 
-TEST_F(TlsServerContextTest, Tls12ClientsWithoutTicketsResumeFromTheSessionCache) {
-    const IssuedFiles certificate = issue("cache", {"cache.test"});
-    SharedSslCtx context = build({files(certificate)});
-    ASSERT_TRUE(context);
-    ClientOptions options;
-    options.sni = "cache.test";
-    options.max_version = TLS1_2_VERSION;
-    options.no_tickets = true;
-    const HandshakeResult first = handshake(context.get(), options);
-    ASSERT_TRUE(first.completed) << first.failure;
-    ASSERT_TRUE(first.session);
-    EXPECT_EQ(SSL_CTX_sess_number(context.get()), 1);
-    EXPECT_EQ(SSL_CTX_sess_get_cache_size(context.get()), kTls12SessionCacheSize);
-    EXPECT_EQ(ticket_keys_->keys_made(), 0u);  // no ticket was involved
-
-    options.resume = first.session.get();
-    const HandshakeResult resumed = handshake(context.get(), options);
-    ASSERT_TRUE(resumed.completed) << resumed.failure;
-    EXPECT_TRUE(resumed.reused);
-
-    // The cache belongs to one context: a rebuilt one starts empty.
-    SharedSslCtx rebuilt = build({files(certificate)});
-    const HandshakeResult after_reload = handshake(rebuilt.get(), options);
-    ASSERT_TRUE(after_reload.completed) << after_reload.failure;
-    EXPECT_FALSE(after_reload.reused);
-}
-
-TEST_F(TlsServerContextTest, TicketKeysRotateAndThePreviousKeyStillResumes) {
-    const auto start = std::chrono::steady_clock::now();
-    std::atomic<long> elapsed_seconds{0};
-    auto keys = std::make_shared<SessionTicketKeys>(
-        std::chrono::hours(12), [&] { return start + std::chrono::seconds(elapsed_seconds); });
-    const IssuedFiles certificate = issue("rotate", {"rotate.test"});
-    SharedSslCtx context = build({files(certificate)}, TlsMinVersion::Tls12, keys);
-    ASSERT_TRUE(context);
-
-    for (const int max_version : {0, TLS1_2_VERSION}) {
-        const std::string label = max_version == 0 ? "TLS 1.3" : "TLS 1.2";
-        ClientOptions options;
-        options.sni = "rotate.test";
-        options.max_version = max_version;
-        const HandshakeResult first = handshake(context.get(), options);
-        ASSERT_TRUE(first.completed) << label << ": " << first.failure;
-        const std::uint64_t made = keys->keys_made();
-
-        elapsed_seconds += 12 * 3600 + 1;  // the ticket's key is now the previous one
-        options.resume = first.session.get();
-        const HandshakeResult second = handshake(context.get(), options);
-        ASSERT_TRUE(second.completed) << label << ": " << second.failure;
-        EXPECT_TRUE(second.reused) << label;
-        EXPECT_EQ(keys->keys_made(), made + 1) << label;
-        // Renewed under the current key.
-        ASSERT_TRUE(second.session) << label;
-        EXPECT_NE(ticket_of(second.session.get()), ticket_of(first.session.get())) << label;
-
-        elapsed_seconds += 12 * 3600 + 1;  // and now retired
-        const HandshakeResult third = handshake(context.get(), options);
-        ASSERT_TRUE(third.completed) << label << ": " << third.failure;
-        EXPECT_FALSE(third.reused) << label;
-
-        // The ticket renewed at the second handshake is under the now previous key: resumes.
-        options.resume = second.session.get();
-        const HandshakeResult renewed = handshake(context.get(), options);
-        ASSERT_TRUE(renewed.completed) << label << ": " << renewed.failure;
-        EXPECT_TRUE(renewed.reused) << label;
-    }
-}
-
 // A connection that started on a context keeps working after the gateway dropped its reference
 // (a reload), including the SNI switch to another group's context and the ticket callback.
 TEST_F(TlsServerContextTest, AConnectionOutlivesTheReleasedContext) {
@@ -793,132 +344,11 @@ TEST_F(TlsServerContextTest, AConnectionOutlivesTheReleasedContext) {
     SSL_CTX_up_ref(raw);  // what SSL_new does for a connection accepted before the reload
     SslCtxPtr connection_reference(raw);
     context.reset();
-    ClientOptions options;
-    options.sni = "second.test";
+    ClientOptions options = client_options("second.test");
     const HandshakeResult result = handshake(connection_reference.get(), options);
     ASSERT_TRUE(result.completed) << result.failure;
     EXPECT_EQ(result.peer_common_name, "second");
     EXPECT_EQ(result.tickets_received, 1);
-}
-
-TEST(SessionTicketKeysTest, EncryptsUnderTheCurrentKeyAndFindsOnlyKnownNames) {
-    const auto start = std::chrono::steady_clock::now();
-    std::atomic<long> elapsed_seconds{0};
-    SessionTicketKeys keys(std::chrono::seconds(100),
-                           [&] { return start + std::chrono::seconds(elapsed_seconds); });
-    EvpMacPtr hmac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
-    ASSERT_TRUE(hmac);
-    const auto contexts = [&] {
-        return std::pair(EvpCipherCtxPtr(EVP_CIPHER_CTX_new()),
-                         EvpMacCtxPtr(EVP_MAC_CTX_new(hmac.get())));
-    };
-    unsigned char first_name[16] = {};
-    unsigned char iv[EVP_MAX_IV_LENGTH] = {};
-    {
-        auto [cipher, mac] = contexts();
-        EXPECT_EQ(keys.encrypt(first_name, iv, cipher.get(), mac.get()), 1);
-        EXPECT_EQ(keys.decrypt(first_name, iv, cipher.get(), mac.get()), 1);
-    }
-    unsigned char unknown[16] = {};
-    {
-        auto [cipher, mac] = contexts();
-        EXPECT_EQ(keys.decrypt(unknown, iv, cipher.get(), mac.get()), 0);
-    }
-    elapsed_seconds = 100;
-    unsigned char second_name[16] = {};
-    {
-        auto [cipher, mac] = contexts();
-        EXPECT_EQ(keys.encrypt(second_name, iv, cipher.get(), mac.get()), 1);
-        EXPECT_NE(std::string(reinterpret_cast<char*>(first_name), 16),
-                  std::string(reinterpret_cast<char*>(second_name), 16));
-        EXPECT_EQ(keys.decrypt(first_name, iv, cipher.get(), mac.get()), 2);
-        EXPECT_EQ(keys.decrypt(second_name, iv, cipher.get(), mac.get()), 1);
-    }
-    elapsed_seconds = 250;  // checked lazily: one rotation; each key judged by its own age
-    {
-        auto [cipher, mac] = contexts();
-        EXPECT_EQ(keys.decrypt(first_name, iv, cipher.get(), mac.get()), 0);
-        EXPECT_EQ(keys.decrypt(second_name, iv, cipher.get(), mac.get()), 2);
-    }
-    EXPECT_EQ(keys.keys_made(), 3u);
-}
-
-// Rotation runs only when a ticket is issued or presented; after a quiet spell the key that was
-// current must not live on as the "previous" one beyond its two periods.
-TEST(SessionTicketKeysTest, AfterAQuietSpellAKeyTwoPeriodsOldNoLongerDecrypts) {
-    const auto start = std::chrono::steady_clock::now();
-    std::atomic<long> elapsed_seconds{0};
-    SessionTicketKeys keys(std::chrono::seconds(100),
-                           [&] { return start + std::chrono::seconds(elapsed_seconds); });
-    EvpMacPtr hmac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
-    ASSERT_TRUE(hmac);
-    unsigned char name[16] = {};
-    unsigned char iv[EVP_MAX_IV_LENGTH] = {};
-    {
-        EvpCipherCtxPtr cipher(EVP_CIPHER_CTX_new());
-        EvpMacCtxPtr mac(EVP_MAC_CTX_new(hmac.get()));
-        ASSERT_EQ(keys.encrypt(name, iv, cipher.get(), mac.get()), 1);
-    }
-    elapsed_seconds = 150;  // one period and a half: still the previous key
-    {
-        EvpCipherCtxPtr cipher(EVP_CIPHER_CTX_new());
-        EvpMacCtxPtr mac(EVP_MAC_CTX_new(hmac.get()));
-        EXPECT_EQ(keys.decrypt(name, iv, cipher.get(), mac.get()), 2);
-    }
-    elapsed_seconds = 200;  // two periods since it was made, though retired only at 150 s
-    {
-        EvpCipherCtxPtr cipher(EVP_CIPHER_CTX_new());
-        EvpMacCtxPtr mac(EVP_MAC_CTX_new(hmac.get()));
-        EXPECT_EQ(keys.decrypt(name, iv, cipher.get(), mac.get()), 0);
-    }
-
-    SessionTicketKeys quiet(std::chrono::seconds(100),
-                            [&] { return start + std::chrono::seconds(elapsed_seconds); });
-    elapsed_seconds = 0;
-    {
-        EvpCipherCtxPtr cipher(EVP_CIPHER_CTX_new());
-        EvpMacCtxPtr mac(EVP_MAC_CTX_new(hmac.get()));
-        ASSERT_EQ(quiet.encrypt(name, iv, cipher.get(), mac.get()), 1);
-    }
-    elapsed_seconds = 250;  // nothing in between: the first use after the spell finds it dead
-    {
-        EvpCipherCtxPtr cipher(EVP_CIPHER_CTX_new());
-        EvpMacCtxPtr mac(EVP_MAC_CTX_new(hmac.get()));
-        EXPECT_EQ(quiet.decrypt(name, iv, cipher.get(), mac.get()), 0);
-    }
-}
-
-TEST(SessionTicketKeysTest, ServesEveryWorkerAtOnce) {
-    const auto start = std::chrono::steady_clock::now();
-    std::atomic<long> elapsed_seconds{0};
-    SessionTicketKeys keys(std::chrono::seconds(10),
-                           [&] { return start + std::chrono::seconds(elapsed_seconds); });
-    EvpMacPtr hmac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
-    ASSERT_TRUE(hmac);
-    std::atomic<int> failures{0};
-    std::vector<std::thread> workers;
-    for (int w = 0; w < 4; ++w) {
-        workers.emplace_back([&, w] {
-            for (int i = 0; i < 200; ++i) {
-                EvpCipherCtxPtr cipher(EVP_CIPHER_CTX_new());
-                EvpMacCtxPtr mac(EVP_MAC_CTX_new(hmac.get()));
-                unsigned char name[16];
-                unsigned char iv[EVP_MAX_IV_LENGTH];
-                if (keys.encrypt(name, iv, cipher.get(), mac.get()) != 1) ++failures;
-                EvpCipherCtxPtr decrypt_cipher(EVP_CIPHER_CTX_new());
-                EvpMacCtxPtr decrypt_mac(EVP_MAC_CTX_new(hmac.get()));
-                if (keys.decrypt(name, iv, decrypt_cipher.get(), decrypt_mac.get()) < 0) {
-                    ++failures;
-                }
-                // Worker 0 moves the clock after its own calls, up to 199 s: rotations happen
-                // at 10, 20, ... 190 s while the others encrypt and decrypt.
-                if (w == 0 && i < 199) ++elapsed_seconds;
-            }
-        });
-    }
-    for (std::thread& worker : workers) worker.join();
-    EXPECT_EQ(failures, 0);
-    EXPECT_EQ(keys.keys_made(), 20u);  // the first key, then one per 10 s
 }
 
 }  // namespace
