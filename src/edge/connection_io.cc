@@ -123,6 +123,8 @@ void ServerLoop::on_writable(evutil_socket_t, short, void* arg) {
     }
     if (connection->read_wants_write) {
         connection->read_wants_write = false;
+        // Paused when the read had to wait; a response still waiting keeps it paused (flush).
+        if (!connection->has_pending_output()) loop->resume_reading(*connection);
         loop->read_requests(*connection);
         return;
     }
@@ -185,8 +187,12 @@ void ServerLoop::read_requests(Connection& connection) {
                     break;
                 }
                 if (error == SSL_ERROR_WANT_WRITE) {
+                    // OpenSSL must send first (a KeyUpdate answer) and reads nothing until it
+                    // has: the bytes stay in the socket, whose level-triggered readiness would
+                    // run this read again at every pass. Only the write event wakes it now.
                     connection.read_wants_write = true;
                     want_write(connection);
+                    pause_reading(connection);
                     ran_dry = true;  // on_writable reads again
                     break;
                 }
@@ -401,7 +407,8 @@ void ServerLoop::finish_response_cycle(Connection& connection, bool wrote_someth
         start_lingering_close(connection);
         return;
     }
-    resume_reading(connection);
+    // A read waiting to write stays paused until the socket takes the write (on_writable).
+    if (!connection.read_wants_write) resume_reading(connection);
     if (connection.head_started) {
         // A pipelined head began before the write stalled: its own total deadline resumes.
         if (write_deadline_was_running) {

@@ -115,6 +115,14 @@ ShapedTlsClient::ShapedTlsClient(ShapedClientOptions options) : options_(std::mo
     if (fd < 0) return;
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (options_.receive_buffer > 0) {
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &options_.receive_buffer,
+                     sizeof options_.receive_buffer);
+    }
+    if (options_.max_segment > 0) {
+        ::setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &options_.max_segment,
+                     sizeof options_.max_segment);
+    }
     sockaddr_in local{};
     local.sin_family = AF_INET;
     ::inet_pton(AF_INET, options_.source_address.c_str(), &local.sin_addr);

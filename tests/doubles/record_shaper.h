@@ -40,6 +40,14 @@ struct ShapedClientOptions {
     int max_version = 0;  // 0: up to TLS 1.3
     // Waits on the socket (connect, handshake, reads) never last longer than this each.
     std::chrono::milliseconds timeout{5000};
+    // SO_RCVBUF before connecting (0: the kernel's default): a small one closes the client's
+    // receive window after a few KiB, so a client that stops reading soon fills the server's
+    // socket.
+    int receive_buffer = 0;
+    // TCP_MAXSEG before connecting (0: the route's): the MSS the SYN announces. The server sizes
+    // its send buffer from it (Linux: twice ten segments' worth of memory), so a small one keeps
+    // that buffer to a few tens of KiB instead of megabytes on the loopback.
+    int max_segment = 0;
 };
 
 // Records carry sequence numbers: make them one call per statement, in the order they go on the
