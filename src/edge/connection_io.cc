@@ -1,7 +1,7 @@
 // A ServerLoop's per-connection I/O: the TLS handshake, reading and answering requests,
-// writing with backpressure, the connection's total deadlines, the lingering close and the
-// eviction of idle connections. The loop itself (listeners, accept, timers, stop) is in
-// server_loop.cc.
+// writing with backpressure, the connection's total deadlines and the lingering close. The loop
+// itself (listeners, accept and the eviction of idle connections it may make room with, timers,
+// stop) is in server_loop.cc.
 #include "edge/connection.h"
 
 #include <openssl/err.h>
@@ -16,29 +16,6 @@ namespace oidcgw {
 
 using server_loop_internal::kMaxBufferedOutput;
 using server_loop_internal::to_timeval;
-
-bool ServerLoop::connection_is_idle(const Connection& connection) const {
-    return connection.phase == Connection::Phase::Open && !connection.head_started &&
-           connection.input.empty() && !connection.has_pending_output();
-}
-
-bool ServerLoop::evict_idle_connection() {
-    // connections_ is newest first: the idle connection accepted earliest is nearest the back.
-    for (auto it = connections_.rbegin(); it != connections_.rend(); ++it) {
-        Connection& candidate = **it;
-        if (connection_is_idle(candidate)) {
-            // A lingering close no longer counts against the limit. Released first: the close
-            // may free `candidate` at once.
-            if (candidate.admitted) {
-                candidate.admitted = false;
-                policy_.admission->release(candidate.client);
-            }
-            start_lingering_close(candidate);
-            return true;
-        }
-    }
-    return false;
-}
 
 void ServerLoop::arm_deadline(Connection& connection, std::chrono::milliseconds after) {
     const timeval tv = to_timeval(after);

@@ -331,6 +331,29 @@ void ServerLoop::accept_connection(Listener& listener, evutil_socket_t fd,
     read_requests(connection);
 }
 
+bool ServerLoop::connection_is_idle(const Connection& connection) const {
+    return connection.phase == Connection::Phase::Open && !connection.head_started &&
+           connection.input.empty() && !connection.has_pending_output();
+}
+
+bool ServerLoop::evict_idle_connection() {
+    // connections_ is newest first: the idle connection accepted earliest is nearest the back.
+    for (auto it = connections_.rbegin(); it != connections_.rend(); ++it) {
+        Connection& candidate = **it;
+        if (connection_is_idle(candidate)) {
+            // A lingering close no longer counts against the limit. Released first: the close
+            // may free `candidate` at once.
+            if (candidate.admitted) {
+                candidate.admitted = false;
+                policy_.admission->release(candidate.client);
+            }
+            start_lingering_close(candidate);
+            return true;
+        }
+    }
+    return false;
+}
+
 bool ServerLoop::admit(const char* client) {
     const auto now = std::chrono::steady_clock::now();
     AdmissionControl::Verdict verdict = policy_.admission->admit(client, now);

@@ -298,8 +298,19 @@ TEST_P(WriteWaitE2E, ADrainedConnectionWhoseReadWaitsToWriteLingersThenTheProces
         nlohmann::json::object());
     auto stuck = small_window_client();
     ASSERT_TRUE(handshaken(stuck));
-    ASSERT_TRUE(flood_until_reading_stops(*stuck, ""))
-        << "the gateway read " << kMaxBatches * kBatch << " KeyUpdates without its socket filling";
+    // The state under test, checked before the signal: a gateway only slow on a loaded machine
+    // may still read what the flood judged stuck, and a run that never reached the state must
+    // flood again or fail, not pass without testing anything.
+    const std::uint16_t client_port = local_port(stuck->fd());
+    bool waiting = false;
+    for (int attempt = 0; attempt < 3 && !waiting; ++attempt) {
+        ASSERT_TRUE(flood_until_reading_stops(*stuck, ""))
+            << "the gateway read " << kMaxBatches * kBatch
+            << " KeyUpdates without its socket filling";
+        std::this_thread::sleep_for(500ms);
+        waiting = gateway_unread_bytes(public_port_, client_port) > 0;
+    }
+    ASSERT_TRUE(waiting) << "the gateway's read never stayed waiting on its write";
 
     const auto stopped_at = ShaperClock::now();
     ASSERT_EQ(::kill(gateway_->pid(), SIGTERM), 0);
