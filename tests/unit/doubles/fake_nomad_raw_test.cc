@@ -27,36 +27,8 @@
 #include <thread>
 #include <vector>
 
-#ifndef OIDCGW_FIXTURES_DIR
-#define OIDCGW_FIXTURES_DIR "/work/shared/fixtures"
-#endif
-
 namespace oidcgw::testing {
 namespace {
-
-TEST(NomadDiscoveryDocumentTest, ReproducesTheFixtureByteForByte) {
-    std::string fixture =
-        read_file(std::string(OIDCGW_FIXTURES_DIR) + "/openid-configuration.json");
-    std::string issuer = nlohmann::json::parse(fixture).at("issuer").get<std::string>();
-    EXPECT_EQ(nomad_discovery_document(issuer), fixture);
-}
-
-TEST(NomadDiscoveryDocumentTest, KeepsTheIssuerVerbatimAndJoinsTheJwksUri) {
-    auto jwks_uri = [](const std::string& issuer) {
-        return nlohmann::json::parse(nomad_discovery_document(issuer)).at("jwks_uri");
-    };
-    EXPECT_EQ(jwks_uri("https://oidc.example.com/"),
-              "https://oidc.example.com/.well-known/jwks.json");
-    EXPECT_EQ(jwks_uri("https://example.com/nomad"),
-              "https://example.com/nomad/.well-known/jwks.json");
-    EXPECT_EQ(
-        nlohmann::json::parse(nomad_discovery_document("https://oidc.example.com/")).at("issuer"),
-        "https://oidc.example.com/");
-    // Go's encoder escapes HTML-sensitive characters.
-    EXPECT_NE(
-        nomad_discovery_document("https://a.example/x&y").find(R"("https://a.example/x\u0026y")"),
-        std::string::npos);
-}
 
 // TLS without client certificates, for the raw client (which presents none).
 class FakeNomadTlsTest : public ::testing::Test {

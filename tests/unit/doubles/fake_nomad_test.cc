@@ -1,7 +1,7 @@
 // Proves the fake Nomad does what other tests rely on: Nomad's discovery document byte for byte,
 // and an agent that answers like Nomad over mutual TLS to libcurl (fake_nomad_raw_test.cc: the raw
-// TLS client and plain HTTP). The test PKI and the JWT tools have their own tests (test_pki_test.cc,
-// jwt_tools_test.cc).
+// TLS client and plain HTTP). The test PKI and the JWT tools have their own tests
+// (test_pki_test.cc, jwt_tools_test.cc).
 #include "fake_nomad.h"
 #include "fake_nomad_fetch.h"
 #include "test_pki.h"
