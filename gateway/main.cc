@@ -6,6 +6,7 @@
 #include "ops/sandbox.h"
 #include "ops/sd_notify.h"
 #include "runtime/gateway.h"
+#include "runtime/gateway_settings.h"
 #include "version.h"
 
 #include <curl/curl.h>
@@ -33,10 +34,8 @@ int run_check(const std::string& path) {
     // server would refuse (e.g. two certificates of one key type).
     std::string tls_error;
     std::vector<std::string> tls_warnings;
-    if (!oidcgw::build_public_tls_context(
-            result.config->certificates,
-            {result.config->tls_min_version, result.config->tls_session_resumption},
-            std::make_shared<oidcgw::SessionTicketKeys>(), &tls_warnings, &tls_error)) {
+    if (!oidcgw::public_tls_context(*result.config, std::make_shared<oidcgw::SessionTicketKeys>(),
+                                    &tls_warnings, &tls_error)) {
         std::cerr << "oidc-gateway: " << path << ": " << tls_error << "\n";
         return 2;
     }

@@ -2,6 +2,7 @@
 // names the offending key path, e.g. `issuers[0].upstream_tls.ca`.
 #pragma once
 
+#include "common/certificate_chain.h"
 #include "common/logger.h"
 #include "config/issuer_url.h"
 #include "edge/connection_deadlines.h"
@@ -10,6 +11,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -106,6 +108,10 @@ struct Config {
     ConnectionTimeouts timeouts;
     SandboxMode sandbox = SandboxMode::Enforce;  // seccomp allow-list once started
     std::vector<std::string> warnings;           // non-fatal findings, e.g. a plain-http upstream
+    // tls.certificates as load_config_file read and checked them, in the same order: the TLS
+    // context and /status take these, so each file is read once per start or reload and what is
+    // served is what was checked. Empty when the Config did not come from load_config_file.
+    std::vector<std::shared_ptr<const CertificateMaterial>> public_certificates;
 
     unsigned resolved_workers() const;
 };
@@ -128,9 +134,13 @@ ConfigResult parse_config(std::string_view text);
 // Checks what parse_config cannot: every named file is readable, each certificate chain is in
 // order and matches its key, the leaf has not expired, cache_dir is a writable directory, and
 // `user` / `group` name existing accounts (user not uid 0).
-std::optional<ConfigError> check_config_files(const Config& config);
+// The public certificates it loads are appended to *public_certificates when that is given.
+std::optional<ConfigError> check_config_files(
+    const Config& config,
+    std::vector<std::shared_ptr<const CertificateMaterial>>* public_certificates = nullptr);
 
-// Reads the file, parse_config, then check_config_files.
+// Reads the file, parse_config, then check_config_files, keeping the public certificates it
+// loaded in Config::public_certificates.
 ConfigResult load_config_file(const std::string& path);
 
 }  // namespace oidcgw

@@ -24,19 +24,21 @@ constexpr std::size_t kMaxConfigFileBytes = 1024 * 1024;
 
 // A certificate file and its key: both load, the chain is in order, the key matches the leaf,
 // and (for certificates the gateway presents publicly) the leaf has not expired.
-std::optional<ConfigError> check_certificate_and_key(const std::string& certificate_path,
-                                                     const std::string& certificate_key,
-                                                     const std::string& private_key_path,
-                                                     const std::string& private_key_key,
-                                                     bool check_expiry) {
+std::optional<ConfigError> check_certificate_and_key(
+    const std::string& certificate_path, const std::string& certificate_key,
+    const std::string& private_key_path, const std::string& private_key_key, bool check_expiry,
+    std::shared_ptr<const CertificateMaterial>* kept = nullptr) {
     // The same sequence, and the same messages, as the TLS context built from these files.
-    const CertificateLoad loaded = load_certificate_material(
+    CertificateLoad loaded = load_certificate_material(
         certificate_path, private_key_path,
         check_expiry ? std::optional<std::time_t>(std::time(nullptr)) : std::nullopt);
     if (!loaded) {
         return ConfigError{
             loaded.error.file == CertificateFile::PrivateKey ? private_key_key : certificate_key,
             loaded.error.message};
+    }
+    if (kept != nullptr) {
+        *kept = std::make_shared<const CertificateMaterial>(std::move(*loaded.material));
     }
     return std::nullopt;
 }
@@ -84,15 +86,19 @@ bool read_config_text(const std::string& path, std::string* text, std::string* e
 
 }  // namespace
 
-std::optional<ConfigError> check_config_files(const Config& config) {
+std::optional<ConfigError> check_config_files(
+    const Config& config,
+    std::vector<std::shared_ptr<const CertificateMaterial>>* public_certificates) {
     for (std::size_t index = 0; index < config.certificates.size(); ++index) {
         const CertificateFiles& files = config.certificates[index];
         const std::string key = element_path("tls.certificates", index);
+        std::shared_ptr<const CertificateMaterial> material;
         if (auto error = check_certificate_and_key(files.certificate, key + ".certificate",
                                                    files.private_key, key + ".private_key",
-                                                   /*check_expiry=*/true)) {
+                                                   /*check_expiry=*/true, &material)) {
             return error;
         }
+        if (public_certificates != nullptr) public_certificates->push_back(std::move(material));
     }
     for (std::size_t index = 0; index < config.issuers.size(); ++index) {
         const std::optional<UpstreamTls>& tls = config.issuers[index].upstream_tls;
@@ -131,7 +137,8 @@ ConfigResult load_config_file(const std::string& path) {
     result = parse_config(text);
     if (!result.config) return result;
     result.config->path = path;
-    if (std::optional<ConfigError> file_error = check_config_files(*result.config)) {
+    if (std::optional<ConfigError> file_error =
+            check_config_files(*result.config, &result.config->public_certificates)) {
         result.config.reset();
         result.error = std::move(*file_error);
     }

@@ -448,11 +448,11 @@ SharedSslCtx build_public_tls_context(const std::vector<CertificateFiles>& certi
     return build_context(certificates.size(), load, profile, ticket_keys, warnings, error);
 }
 
-SharedSslCtx build_public_tls_context(const std::vector<CertificateMaterial>& certificates,
-                                      PublicTlsProfile profile,
-                                      std::shared_ptr<SessionTicketKeys> ticket_keys,
-                                      std::vector<std::string>* warnings, std::string* error) {
-    const auto given = [&](std::size_t index, std::string*) { return &certificates[index]; };
+SharedSslCtx build_public_tls_context(
+    const std::vector<std::shared_ptr<const CertificateMaterial>>& certificates,
+    PublicTlsProfile profile, std::shared_ptr<SessionTicketKeys> ticket_keys,
+    std::vector<std::string>* warnings, std::string* error) {
+    const auto given = [&](std::size_t index, std::string*) { return certificates[index].get(); };
     return build_context(certificates.size(), given, profile, ticket_keys, warnings, error);
 }
 

@@ -65,10 +65,10 @@ SharedSslCtx build_public_tls_context(const std::vector<CertificateFiles>& certi
 // caller that loaded it for its own checks need not read the files again. The expiry check and
 // the warnings are made again here, at the time of the build; the context takes its own
 // references, so the material may go once this returns.
-SharedSslCtx build_public_tls_context(const std::vector<CertificateMaterial>& certificates,
-                                      PublicTlsProfile profile,
-                                      std::shared_ptr<SessionTicketKeys> ticket_keys,
-                                      std::vector<std::string>* warnings, std::string* error);
+SharedSslCtx build_public_tls_context(
+    const std::vector<std::shared_ptr<const CertificateMaterial>>& certificates,
+    PublicTlsProfile profile, std::shared_ptr<SessionTicketKeys> ticket_keys,
+    std::vector<std::string>* warnings, std::string* error);
 
 // RFC 6125 name matching as browsers do it: case-insensitive; a trailing dot on `host_name` is
 // ignored; a wildcard is only a whole left-most label `*` (`*.example.com`) standing for exactly

@@ -74,6 +74,14 @@ void Gateway::log_withdrawn(const std::vector<std::string>& withdrawn) {
 
 std::vector<CertificateInfo> Gateway::describe_certificates(const Config& config) const {
     std::vector<CertificateInfo> described;
+    if (has_loaded_certificates(config)) {  // what was checked and is served: no second read
+        for (const auto& material : config.public_certificates) {
+            described.push_back(CertificateInfo{material->certificate_path, material->subject,
+                                                certificate_sans(material->leaf()),
+                                                material->not_after});
+        }
+        return described;
+    }
     for (const CertificateFiles& files : config.certificates) {
         std::string error;
         const auto chain = load_certificate_chain(files.certificate, &error);
@@ -121,8 +129,7 @@ bool Gateway::start(Config initial, std::string* error) {
     logger_.configure(config->log_format, config->log_level);
     access_log_.configure(config->access_log.enabled, config->access_log.max_per_second);
     std::vector<std::string> tls_warnings;
-    tls_ = build_public_tls_context(config->certificates, tls_profile(*config), ticket_keys_,
-                                    &tls_warnings, error);
+    tls_ = public_tls_context(*config, ticket_keys_, &tls_warnings, error);
     if (!tls_) return false;
     log_certificate_warnings(tls_warnings);
     IssuerTls issuer_tls;

@@ -50,8 +50,7 @@ bool Gateway::reload_with(Config next_config, std::string* error) {
     //    was; sockets opened so far close with their UniqueFd.
     std::string problem;
     std::vector<std::string> tls_warnings;
-    SharedSslCtx next_tls = build_public_tls_context(next->certificates, tls_profile(*next),
-                                                     ticket_keys_, &tls_warnings, &problem);
+    SharedSslCtx next_tls = public_tls_context(*next, ticket_keys_, &tls_warnings, &problem);
     if (!next_tls) return fail(problem);
     IssuerTls next_issuer_tls;
     if (!load_issuer_tls(*next, &next_issuer_tls, &problem)) return fail(problem);

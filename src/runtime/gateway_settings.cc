@@ -49,4 +49,26 @@ PublicationSettings publication_settings(const Config& config) {
     return settings;
 }
 
+bool has_loaded_certificates(const Config& config) {
+    if (config.public_certificates.size() != config.certificates.size()) return false;
+    for (std::size_t i = 0; i < config.certificates.size(); ++i) {
+        const std::shared_ptr<const CertificateMaterial>& material = config.public_certificates[i];
+        if (!material || material->certificate_path != config.certificates[i].certificate) {
+            return false;
+        }
+    }
+    return true;
+}
+
+SharedSslCtx public_tls_context(const Config& config,
+                                std::shared_ptr<SessionTicketKeys> ticket_keys,
+                                std::vector<std::string>* warnings, std::string* error) {
+    if (has_loaded_certificates(config)) {
+        return build_public_tls_context(config.public_certificates, tls_profile(config),
+                                        std::move(ticket_keys), warnings, error);
+    }
+    return build_public_tls_context(config.certificates, tls_profile(config),
+                                    std::move(ticket_keys), warnings, error);
+}
+
 }  // namespace oidcgw

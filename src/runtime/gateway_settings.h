@@ -9,6 +9,7 @@
 #include "edge/tls_server_context.h"
 #include "publish/publication_assembly.h"
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,5 +23,14 @@ ConnectionDeadlines deadlines_from(const Config& config);
 ConnectionLimits health_limits(const ConnectionLimits& limits);
 ListenSocketOptions public_socket_options(const ConnectionDeadlines& deadlines);
 PublicationSettings publication_settings(const Config& config);
+
+// Whether config.public_certificates stands for config.certificates, one for one (a Config from
+// load_config_file; not one parsed from text, or one whose certificates were changed since).
+bool has_loaded_certificates(const Config& config);
+// The public TLS context: from the certificates load_config_file read and checked when there are
+// (each file read once per start or reload), else from the files.
+SharedSslCtx public_tls_context(const Config& config,
+                                std::shared_ptr<SessionTicketKeys> ticket_keys,
+                                std::vector<std::string>* warnings, std::string* error);
 
 }  // namespace oidcgw

@@ -240,6 +240,25 @@ TEST_F(ConfigFilesTest, LoadConfigFile) {
     EXPECT_EQ(result.config->certificates.at(0).certificate, server_.certificate);
 }
 
+// What load_config_file checked is what the gateway serves and describes: the public
+// certificates stay loaded in the Config, one for each tls.certificates entry, so the TLS context
+// and /status need not read the files again (nor see a file swapped in between).
+TEST_F(ConfigFilesTest, LoadConfigFileKeepsThePublicCertificatesItChecked) {
+    const std::string path = dir_.file("gateway.json");
+    write_file(path, document().dump(2));
+    const ConfigResult result = load_config_file(path);
+    ASSERT_TRUE(result.config.has_value()) << result.error.to_string();
+    ASSERT_EQ(result.config->public_certificates.size(), 1u);
+    const CertificateMaterial& material = *result.config->public_certificates.front();
+    EXPECT_EQ(material.certificate_path, server_.certificate);
+    EXPECT_EQ(material.dns_names, std::vector<std::string>{"gw.example.com"});
+    ASSERT_NE(material.private_key, nullptr);
+    EXPECT_EQ(material.not_after, certificate_not_after(material.leaf()));
+
+    // parse_config alone touches no file, so it loads nothing.
+    EXPECT_TRUE(parse_config(document().dump()).config->public_certificates.empty());
+}
+
 TEST_F(ConfigFilesTest, LoadConfigFileErrors) {
     const std::string absent = dir_.file("absent.json");
     const ConfigResult missing = load_config_file(absent);

@@ -167,6 +167,37 @@ TEST_F(TlsServerContextTest, RefusesAnExpiredCertificateNamingItsKeyAndDate) {
     EXPECT_NE(error.find(expired.certificate), std::string::npos) << error;
 }
 
+// The context built from material already loaded (what load_config_file checked) serves it
+// exactly as one built from the files, and judges expiry again at the time of the build.
+TEST_F(TlsServerContextTest, BuildsFromLoadedMaterialAndJudgesItsExpiryAtBuildTime) {
+    const IssuedFiles good = issue("good", {"good.test"});
+    CertificateLoad loaded = load_certificate_material(good.certificate, good.private_key, {});
+    ASSERT_TRUE(loaded) << loaded.error.message;
+    const std::vector<std::shared_ptr<const CertificateMaterial>> material{
+        std::make_shared<const CertificateMaterial>(std::move(*loaded.material))};
+    std::string error;
+    std::vector<std::string> warnings;
+    SharedSslCtx context =
+        build_public_tls_context(material, TlsMinVersion::Tls12, ticket_keys_, &warnings, &error);
+    ASSERT_TRUE(context) << error;
+    EXPECT_EQ(served_for(context.get(), "good.test", /*verify=*/true), "good");
+
+    CertificateRequest request;
+    request.common_name = "expired";
+    request.dns_names = {"expired.test"};
+    request.valid_from_offset_seconds = -30L * 24 * 3600;
+    request.valid_for_seconds = -2L * 24 * 3600;
+    const IssuedFiles expired = pki_.issue(request);
+    CertificateLoad stale = load_certificate_material(expired.certificate, expired.private_key, {});
+    ASSERT_TRUE(stale) << stale.error.message;  // loaded without an expiry check
+    const std::vector<std::shared_ptr<const CertificateMaterial>> stale_material{
+        std::make_shared<const CertificateMaterial>(std::move(*stale.material))};
+    EXPECT_FALSE(build_public_tls_context(stale_material, TlsMinVersion::Tls12, ticket_keys_,
+                                          &warnings, &error));
+    EXPECT_EQ(error.rfind("tls.certificates[0].certificate: ", 0), 0u) << error;
+    EXPECT_NE(error.find("UTC (notAfter)"), std::string::npos) << error;
+}
+
 TEST_F(TlsServerContextTest, WarnsAboutACertificateExpiringWithinFourteenDays) {
     CertificateRequest request;
     request.common_name = "soon";
