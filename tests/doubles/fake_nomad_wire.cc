@@ -1,5 +1,6 @@
 #include "fake_nomad_wire.h"
 
+#include "common/ascii.h"
 #include "common/raii.h"
 
 #include <netdb.h>
@@ -22,10 +23,7 @@
 namespace oidcgw::testing::fake_nomad_wire {
 
 bool equals_ignoring_case(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
+    return equals_ignoring_ascii_case(a, b);
 }
 
 std::string_view trim(std::string_view text) {

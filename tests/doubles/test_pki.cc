@@ -1,6 +1,9 @@
 #include "test_pki.h"
 
+#include "common/ascii.h"
 #include "openssl_failure.h"
+
+#include <re2/re2.h>
 
 #include <fcntl.h>
 #include <openssl/err.h>
@@ -281,6 +284,23 @@ std::string read_file(const std::string& path) {
 
 void write_file(const std::string& path, const std::string& content) {
     write_file_with_mode(path, content, 0644);
+}
+
+std::string openssl_cli_sha1(const std::string& pem_file) {
+    using PipePtr = std::unique_ptr<FILE, CDeleter<pclose>>;
+    const std::string command =
+        "timeout 20 openssl x509 -noout -fingerprint -sha1 -in '" + pem_file + "' 2>&1";
+    PipePtr pipe(popen(command.c_str(), "r"));
+    if (!pipe) throw std::runtime_error("cannot run openssl");
+    std::string output;
+    char buffer[256];
+    while (std::fgets(buffer, sizeof buffer, pipe.get()) != nullptr) output += buffer;
+    std::string hex;
+    if (!RE2::PartialMatch(output, "(?i)SHA1 Fingerprint=([0-9A-F:]+)", &hex)) {
+        throw std::runtime_error("unexpected openssl output: " + output);
+    }
+    std::erase(hex, ':');
+    return to_lower_ascii(hex);
 }
 
 }  // namespace oidcgw::testing

@@ -79,4 +79,9 @@ class TempDir {
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& content);
 
+// The OpenSSL CLI's SHA-1 fingerprint of the first certificate in `pem_file`, lowercase hex
+// without colons: an independent computation of what `thumbprint` prints. Throws
+// std::runtime_error with the CLI's output when it gives none.
+std::string openssl_cli_sha1(const std::string& pem_file);
+
 }  // namespace oidcgw::testing

@@ -1,5 +1,7 @@
 #include "e2e_support.h"
 
+#include "common/ascii.h"
+
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -79,9 +81,7 @@ std::size_t collect_header(char* data, std::size_t size, std::size_t count, void
     }
     const std::size_t colon = line.find(':');
     if (colon == std::string::npos) return size * count;
-    std::string name = line.substr(0, colon);
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    const std::string name = to_lower_ascii(line.substr(0, colon));
     std::string value = line.substr(colon + 1);
     while (!value.empty() && (value.front() == ' ')) value.erase(0, 1);
     while (!value.empty() && (value.back() == '\r' || value.back() == '\n')) value.pop_back();

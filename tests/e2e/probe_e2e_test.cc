@@ -14,8 +14,6 @@ namespace oidcgw::testing {
 namespace {
 
 using nlohmann::json;
-using PipePtr = std::unique_ptr<FILE, CDeleter<pclose>>;
-
 constexpr const char* kProbeHost = "oidc.example.test";
 
 class ProbeE2E : public GatewayE2E {
@@ -75,20 +73,7 @@ class ProbeE2E : public GatewayE2E {
         const std::string block = chain.substr(start, chain.find(end, start) + end.size() - start);
         const std::string path = dir_.file("block" + std::to_string(index) + ".pem");
         write_file(path, block);
-        PipePtr pipe(popen(
-            ("timeout 20 openssl x509 -noout -fingerprint -sha1 -in '" + path + "' 2>&1").c_str(),
-            "r"));
-        if (!pipe) return "";
-        std::string output;
-        char buffer[256];
-        while (std::fgets(buffer, sizeof buffer, pipe.get()) != nullptr) output += buffer;
-        std::string hex;
-        if (!RE2::PartialMatch(output, "(?i)SHA1 Fingerprint=([0-9A-F:]+)", &hex)) return output;
-        std::string result;
-        for (char c : hex) {
-            if (c != ':') result += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        }
-        return result;
+        return openssl_cli_sha1(path);
     }
 };
 

@@ -20,28 +20,7 @@
 namespace oidcgw {
 namespace {
 
-using PipePtr = std::unique_ptr<FILE, CDeleter<pclose>>;
-
-// The OpenSSL CLI's fingerprint of the first certificate in `pem_file`, lowercased without
-// colons: an independent computation of what certificate_thumbprint must print.
-std::string openssl_cli_sha1(const std::string& pem_file) {
-    const std::string command =
-        "timeout 20 openssl x509 -noout -fingerprint -sha1 -in '" + pem_file + "' 2>&1";
-    PipePtr pipe(popen(command.c_str(), "r"));
-    if (!pipe) throw std::runtime_error("cannot run openssl");
-    std::string output;
-    char buffer[256];
-    while (std::fgets(buffer, sizeof buffer, pipe.get()) != nullptr) output += buffer;
-    std::string hex;
-    if (!RE2::PartialMatch(output, "(?i)SHA1 Fingerprint=([0-9A-F:]+)", &hex)) {
-        throw std::runtime_error("unexpected openssl output: " + output);
-    }
-    std::string result;
-    for (char c : hex) {
-        if (c != ':') result += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-    return result;
-}
+using testing::openssl_cli_sha1;
 
 // A loopback port bound and closed again, so that nothing listens on it.
 std::uint16_t released_loopback_port() {
