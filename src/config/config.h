@@ -139,6 +139,10 @@ std::optional<ConfigError> check_config_files(
     const Config& config,
     std::vector<std::shared_ptr<const CertificateMaterial>>* public_certificates = nullptr);
 
+// Reads a configuration file's text (a regular file, at most 1 MiB) without parsing it; the error
+// names the file.
+bool read_config_text(const std::string& path, std::string* text, std::string* error);
+
 // Reads the file, parse_config, then check_config_files, keeping the public certificates it
 // loaded in Config::public_certificates.
 ConfigResult load_config_file(const std::string& path);

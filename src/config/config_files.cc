@@ -75,6 +75,8 @@ std::optional<ConfigError> check_account(const Config& config) {
     return std::nullopt;
 }
 
+}  // namespace
+
 bool read_config_text(const std::string& path, std::string* text, std::string* error) {
     std::string problem;
     if (!read_regular_file(path, kMaxConfigFileBytes, text, &problem)) {
@@ -83,8 +85,6 @@ bool read_config_text(const std::string& path, std::string* text, std::string* e
     }
     return true;
 }
-
-}  // namespace
 
 std::optional<ConfigError> check_config_files(
     const Config& config,

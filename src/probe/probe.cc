@@ -66,7 +66,7 @@ std::optional<std::string> read_token_file(const std::string& path, std::string*
     std::string text;
     std::string problem;
     if (!read_regular_file(path, kMaxTokenBytes, &text, &problem)) {
-        *error = "cannot read --token file " + quote_untrusted(path, 4096) + ": " + problem;
+        *error = "cannot read --token file " + quote_path(path) + ": " + problem;
         return std::nullopt;
     }
     return text;

@@ -1,7 +1,6 @@
 #include "probe/thumbprint.h"
 
 #include "common/certificate_chain.h"
-#include "common/file_reading.h"
 #include "common/text_escape.h"
 #include "config/config.h"
 
@@ -13,29 +12,16 @@
 namespace oidcgw {
 namespace {
 
-// Configuration files are small; this bounds what a wrong path (a device, a log) makes us read.
-constexpr std::size_t kMaxConfigBytes = 1024 * 1024;
-
-std::optional<std::string> read_config_text(const std::string& path, std::string* error) {
-    std::string text;
-    std::string problem;
-    if (!read_regular_file(path, kMaxConfigBytes, &text, &problem)) {
-        *error = "cannot read " + quote_untrusted(path, 4096) + ": " + problem;
-        return std::nullopt;
-    }
-    return text;
-}
-
 // Only the certificate matters here, so the configuration is parsed but its other files (the
 // private key, often readable by the service account alone) are not opened.
 int configured_thumbprints(const ThumbprintOptions& options, std::ostream& out, std::ostream& err) {
     std::string error;
-    const std::optional<std::string> text = read_config_text(options.config_path, &error);
-    if (!text) {
+    std::string text;
+    if (!read_config_text(options.config_path, &text, &error)) {
         err << "oidc-gateway: " << error << "\n";
         return 2;
     }
-    const ConfigResult parsed = parse_config(*text);
+    const ConfigResult parsed = parse_config(text);
     if (!parsed.config) {
         err << "oidc-gateway: " << options.config_path << ": " << parsed.error.to_string() << "\n";
         return 2;
