@@ -24,7 +24,6 @@ struct OpensslFree {
 };
 using OpensslCharPtr = std::unique_ptr<char, OpensslFree>;
 using OpensslBytePtr = std::unique_ptr<unsigned char, OpensslFree>;
-using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, CDeleter<GENERAL_NAMES_free>>;
 using FilePtr = std::unique_ptr<std::FILE, CDeleter<std::fclose>>;
 
 // Certificate and key files are small; anything this big is a mistake, not a PEM file.

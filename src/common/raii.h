@@ -6,9 +6,12 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <unistd.h>
 
@@ -31,6 +34,15 @@ using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, CDeleter<EVP_MD_CTX_free>>;
 using BioPtr = std::unique_ptr<BIO, CDeleter<BIO_free_all>>;
 using SslCtxPtr = std::unique_ptr<SSL_CTX, CDeleter<SSL_CTX_free>>;
 using SslPtr = std::unique_ptr<SSL, CDeleter<SSL_free>>;
+using BignumPtr = std::unique_ptr<BIGNUM, CDeleter<BN_free>>;
+using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, CDeleter<ECDSA_SIG_free>>;
+using X509ReqPtr = std::unique_ptr<X509_REQ, CDeleter<X509_REQ_free>>;
+using X509ExtensionPtr = std::unique_ptr<X509_EXTENSION, CDeleter<X509_EXTENSION_free>>;
+using GeneralNamePtr = std::unique_ptr<GENERAL_NAME, CDeleter<GENERAL_NAME_free>>;
+using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, CDeleter<GENERAL_NAMES_free>>;
+using Asn1ObjectPtr = std::unique_ptr<ASN1_OBJECT, CDeleter<ASN1_OBJECT_free>>;
+using Asn1OctetStringPtr = std::unique_ptr<ASN1_OCTET_STRING, CDeleter<ASN1_OCTET_STRING_free>>;
+using Asn1Ia5StringPtr = std::unique_ptr<ASN1_IA5STRING, CDeleter<ASN1_IA5STRING_free>>;
 
 using EventBasePtr = std::unique_ptr<event_base, CDeleter<event_base_free>>;
 using EventPtr = std::unique_ptr<event, CDeleter<event_free>>;

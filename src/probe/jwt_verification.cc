@@ -19,11 +19,9 @@ namespace {
 
 using nlohmann::json;
 
-// Only JWK import and ECDSA signature conversion juggle these, so the aliases stay local.
-using BignumPtr = std::unique_ptr<BIGNUM, CDeleter<BN_free>>;
+// Only JWK import builds parameter lists, so these aliases stay local.
 using OsslParamBldPtr = std::unique_ptr<OSSL_PARAM_BLD, CDeleter<OSSL_PARAM_BLD_free>>;
 using OsslParamPtr = std::unique_ptr<OSSL_PARAM, CDeleter<OSSL_PARAM_free>>;
-using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, CDeleter<ECDSA_SIG_free>>;
 
 struct OpensslFree {
     void operator()(unsigned char* buffer) const noexcept { OPENSSL_free(buffer); }

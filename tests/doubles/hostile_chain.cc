@@ -8,8 +8,6 @@
 namespace oidcgw::testing {
 namespace {
 
-using X509ExtensionPtr = std::unique_ptr<X509_EXTENSION, CDeleter<X509_EXTENSION_free>>;
-
 constexpr const char* kSharedName = "x";  // short, so that hundreds fit in one TLS message
 
 EvpPkeyPtr p256_key() {

@@ -16,9 +16,6 @@
 namespace oidcgw::testing {
 namespace {
 
-using BignumPtr = std::unique_ptr<BIGNUM, CDeleter<BN_free>>;
-using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, CDeleter<ECDSA_SIG_free>>;
-
 std::string bignum_bytes(const BIGNUM* number, std::size_t width) {
     std::string bytes(width, '\0');
     if (BN_bn2binpad(number, reinterpret_cast<unsigned char*>(bytes.data()),

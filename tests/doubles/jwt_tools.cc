@@ -17,8 +17,7 @@
 namespace oidcgw::testing {
 namespace {
 
-// Only the JWT helpers juggle big numbers and parameter lists, so the aliases stay local.
-using BignumPtr = std::unique_ptr<BIGNUM, CDeleter<BN_free>>;
+// Only the JWT helpers juggle parameter lists, so the aliases stay local.
 using OsslParamBldPtr = std::unique_ptr<OSSL_PARAM_BLD, CDeleter<OSSL_PARAM_BLD_free>>;
 using OsslParamPtr = std::unique_ptr<OSSL_PARAM, CDeleter<OSSL_PARAM_free>>;
 

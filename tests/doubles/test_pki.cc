@@ -24,9 +24,6 @@
 namespace oidcgw::testing {
 namespace {
 
-// Only this file needs to own X509 extensions, so the alias stays local rather than in raii.h.
-using X509ExtensionPtr = std::unique_ptr<X509_EXTENSION, CDeleter<X509_EXTENSION_free>>;
-
 EvpPkeyPtr generate_key(KeyType type) {
     EVP_PKEY* key = nullptr;
     switch (type) {
