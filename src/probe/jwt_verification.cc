@@ -1,5 +1,6 @@
 #include "probe/jwt_verification.h"
 
+#include "common/base64url.h"
 #include "common/strict_json.h"
 #include "common/text_escape.h"
 
@@ -11,7 +12,6 @@
 #include <openssl/rsa.h>
 
 #include <array>
-#include <cstdint>
 #include <memory>
 
 namespace oidcgw {
@@ -64,15 +64,6 @@ const Algorithm* find_algorithm(std::string_view name) {
         if (algorithm.name == name) return &algorithm;
     }
     return nullptr;
-}
-
-int base64url_value(char c) {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-') return 62;
-    if (c == '_') return 63;
-    return -1;
 }
 
 bool fail(std::string* error, std::string message) {
@@ -209,27 +200,6 @@ std::string string_member(const json& object, const char* name) {
 }
 
 }  // namespace
-
-std::optional<std::string> decode_base64url(std::string_view text) {
-    if (text.size() % 4 == 1) return std::nullopt;
-    std::string bytes;
-    bytes.reserve(text.size() * 3 / 4);
-    std::uint32_t accumulator = 0;
-    int bits = 0;
-    for (char c : text) {
-        const int value = base64url_value(c);
-        if (value < 0) return std::nullopt;
-        accumulator = (accumulator << 6) | static_cast<std::uint32_t>(value);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            bytes.push_back(static_cast<char>((accumulator >> bits) & 0xff));
-        }
-    }
-    // Leftover bits must be zero, so each byte string has exactly one encoding.
-    if ((accumulator & ((1u << bits) - 1)) != 0) return std::nullopt;
-    return bytes;
-}
 
 std::optional<DecodedJwt> decode_jwt(std::string_view token, std::string* error) {
     const auto is_space = [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; };

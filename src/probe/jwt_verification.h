@@ -13,10 +13,6 @@
 
 namespace oidcgw {
 
-// Unpadded base64url (RFC 7515 §2); nullopt for any other character, padding, or an impossible
-// length or trailing bits.
-std::optional<std::string> decode_base64url(std::string_view text);
-
 struct DecodedJwt {
     nlohmann::json header;      // an object
     nlohmann::json claims;      // an object

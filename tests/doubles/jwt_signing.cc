@@ -1,5 +1,6 @@
 #include "jwt_signing.h"
 
+#include "common/base64url.h"
 #include "jwt_tools.h"
 #include "openssl_failure.h"
 
@@ -79,7 +80,7 @@ std::string nomad_ed25519_jwk(EVP_PKEY* key, const std::string& kid) {
     }
     raw.resize(length);
     return R"({"use":"sig","kty":"OKP","kid":)" + nlohmann::json(kid).dump() +
-           R"(,"crv":"Ed25519","alg":"EdDSA","x":")" + base64url_encode(raw) + R"("})";
+           R"(,"crv":"Ed25519","alg":"EdDSA","x":")" + encode_base64url(raw) + R"("})";
 }
 
 std::string ec_jwk(EVP_PKEY* key, const std::string& kid, const std::string& alg) {
@@ -104,14 +105,14 @@ std::string ec_jwk(EVP_PKEY* key, const std::string& kid, const std::string& alg
     BignumPtr x(raw_x);
     BignumPtr y(raw_y);
     return R"({"use":"sig","kty":"EC","kid":)" + nlohmann::json(kid).dump() + R"(,"crv":")" + crv +
-           R"(","alg":")" + alg + R"(","x":")" + base64url_encode(bignum_bytes(x.get(), width)) +
-           R"(","y":")" + base64url_encode(bignum_bytes(y.get(), width)) + R"("})";
+           R"(","alg":")" + alg + R"(","x":")" + encode_base64url(bignum_bytes(x.get(), width)) +
+           R"(","y":")" + encode_base64url(bignum_bytes(y.get(), width)) + R"("})";
 }
 
 std::string rsa_jwk(EVP_PKEY* key, const std::string& kid, const std::string& alg) {
     return R"({"use":"sig","kty":"RSA","kid":)" + nlohmann::json(kid).dump() + R"(,"alg":")" + alg +
-           R"(","n":")" + base64url_encode(bignum_param(key, OSSL_PKEY_PARAM_RSA_N)) +
-           R"(","e":")" + base64url_encode(bignum_param(key, OSSL_PKEY_PARAM_RSA_E)) + R"("})";
+           R"(","n":")" + encode_base64url(bignum_param(key, OSSL_PKEY_PARAM_RSA_N)) +
+           R"(","e":")" + encode_base64url(bignum_param(key, OSSL_PKEY_PARAM_RSA_E)) + R"("})";
 }
 
 std::string sign_jwt(EVP_PKEY* key, const std::string& alg, const std::string& kid,
@@ -119,7 +120,7 @@ std::string sign_jwt(EVP_PKEY* key, const std::string& alg, const std::string& k
     const std::string header =
         R"({"alg":")" + alg + R"(","kid":)" + nlohmann::json(kid).dump() + R"(,"typ":"JWT"})";
     const std::string signing_input =
-        base64url_encode(header) + "." + base64url_encode(claims_json);
+        encode_base64url(header) + "." + encode_base64url(claims_json);
     EvpMdCtxPtr context(EVP_MD_CTX_new());
     EVP_PKEY_CTX* key_context = nullptr;
     if (!context ||
@@ -143,7 +144,7 @@ std::string sign_jwt(EVP_PKEY* key, const std::string& alg, const std::string& k
     }
     signature.resize(length);
     if (alg.starts_with("ES")) signature = der_to_raw(signature, coordinate_bytes(alg));
-    return signing_input + "." + base64url_encode(signature);
+    return signing_input + "." + encode_base64url(signature);
 }
 
 std::string identity_claims(const std::string& issuer, const std::string& audience,

@@ -1,7 +1,7 @@
 #include "jwt_tools.h"
 
+#include "common/base64url.h"
 #include "openssl_failure.h"
-#include "probe/jwt_verification.h"
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -21,8 +21,6 @@ namespace {
 using OsslParamBldPtr = std::unique_ptr<OSSL_PARAM_BLD, CDeleter<OSSL_PARAM_BLD_free>>;
 using OsslParamPtr = std::unique_ptr<OSSL_PARAM, CDeleter<OSSL_PARAM_free>>;
 
-constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 std::string bignum_param_base64url(EVP_PKEY* key, const char* name) {
     BIGNUM* raw = nullptr;
     if (EVP_PKEY_get_bn_param(key, name, &raw) != 1) {
@@ -31,7 +29,7 @@ std::string bignum_param_base64url(EVP_PKEY* key, const char* name) {
     BignumPtr number(raw);
     std::string bytes(static_cast<std::size_t>(BN_num_bytes(number.get())), '\0');
     BN_bn2bin(number.get(), reinterpret_cast<unsigned char*>(bytes.data()));
-    return base64url_encode(bytes);
+    return encode_base64url(bytes);
 }
 
 // Enough JSON string escaping for a kid; kids are UUIDs in practice.
@@ -77,38 +75,6 @@ EvpPkeyPtr rsa_public_key(const std::string& modulus, const std::string& exponen
 
 }  // namespace
 
-std::string base64url_encode(std::string_view bytes) {
-    std::string out;
-    out.reserve((bytes.size() * 4 + 2) / 3);
-    std::size_t i = 0;
-    for (; i + 3 <= bytes.size(); i += 3) {
-        auto group = (static_cast<unsigned char>(bytes[i]) << 16) |
-                     (static_cast<unsigned char>(bytes[i + 1]) << 8) |
-                     static_cast<unsigned char>(bytes[i + 2]);
-        out += kAlphabet[(group >> 18) & 63];
-        out += kAlphabet[(group >> 12) & 63];
-        out += kAlphabet[(group >> 6) & 63];
-        out += kAlphabet[group & 63];
-    }
-    std::size_t rest = bytes.size() - i;
-    if (rest == 1) {
-        auto group = static_cast<unsigned char>(bytes[i]) << 16;
-        out += kAlphabet[(group >> 18) & 63];
-        out += kAlphabet[(group >> 12) & 63];
-    } else if (rest == 2) {
-        auto group = (static_cast<unsigned char>(bytes[i]) << 16) |
-                     (static_cast<unsigned char>(bytes[i + 1]) << 8);
-        out += kAlphabet[(group >> 18) & 63];
-        out += kAlphabet[(group >> 12) & 63];
-        out += kAlphabet[(group >> 6) & 63];
-    }
-    return out;
-}
-
-std::optional<std::string> base64url_decode(std::string_view text) {
-    return decode_base64url(text);
-}
-
 EvpPkeyPtr generate_rsa_key(int bits) {
     EvpPkeyCtxPtr context(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
     EVP_PKEY* key = nullptr;
@@ -128,7 +94,7 @@ std::string nomad_rsa_jwk(EVP_PKEY* key, const std::string& kid) {
 
 std::string sign_rs256_jwt(EVP_PKEY* key, const std::string& kid, const std::string& claims_json) {
     std::string header = R"({"alg":"RS256","kid":)" + json_string(kid) + R"(,"typ":"JWT"})";
-    std::string signing_input = base64url_encode(header) + "." + base64url_encode(claims_json);
+    std::string signing_input = encode_base64url(header) + "." + encode_base64url(claims_json);
 
     EvpMdCtxPtr context(EVP_MD_CTX_new());
     std::size_t length = 0;
@@ -146,7 +112,7 @@ std::string sign_rs256_jwt(EVP_PKEY* key, const std::string& kid, const std::str
         throw_openssl_error("RS256 signature failed");
     }
     signature.resize(length);
-    return signing_input + "." + base64url_encode(signature);
+    return signing_input + "." + encode_base64url(signature);
 }
 
 std::optional<std::string> verify_rs256_jwt(const std::string& token, const std::string& n_b64url,
@@ -158,11 +124,11 @@ std::optional<std::string> verify_rs256_jwt(const std::string& token, const std:
         return std::nullopt;
     }
     std::string_view view(token);
-    auto header = base64url_decode(view.substr(0, first_dot));
-    auto payload = base64url_decode(view.substr(first_dot + 1, second_dot - first_dot - 1));
-    auto signature = base64url_decode(view.substr(second_dot + 1));
-    auto modulus = base64url_decode(n_b64url);
-    auto exponent = base64url_decode(e_b64url);
+    auto header = decode_base64url(view.substr(0, first_dot));
+    auto payload = decode_base64url(view.substr(first_dot + 1, second_dot - first_dot - 1));
+    auto signature = decode_base64url(view.substr(second_dot + 1));
+    auto modulus = decode_base64url(n_b64url);
+    auto exponent = decode_base64url(e_b64url);
     if (!header || !payload || !signature || !modulus || !exponent || modulus->empty() ||
         exponent->empty()) {
         return std::nullopt;

@@ -6,12 +6,8 @@
 
 #include <optional>
 #include <string>
-#include <string_view>
 
 namespace oidcgw::testing {
-
-std::string base64url_encode(std::string_view bytes);
-std::optional<std::string> base64url_decode(std::string_view text);
 
 EvpPkeyPtr generate_rsa_key(int bits = 2048);
 

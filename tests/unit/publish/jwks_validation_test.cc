@@ -1,5 +1,6 @@
 // validate_jwks (document_validation.cc): key sets, their members, private material and the
 // identity providers' limits.
+#include "common/base64url.h"
 #include "publish/document_validation.h"
 #include "unit_support.h"
 
@@ -15,28 +16,10 @@ namespace {
 
 using nlohmann::json;
 
-std::string base64url_encode(const std::vector<std::uint8_t>& bytes) {
-    static constexpr char kAlphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    std::string out;
-    std::uint32_t buffer = 0;
-    int bits = 0;
-    for (std::uint8_t byte : bytes) {
-        buffer = (buffer << 8) | byte;
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            out += kAlphabet[(buffer >> bits) & 0x3f];
-        }
-    }
-    if (bits > 0) out += kAlphabet[(buffer << (6 - bits)) & 0x3f];
-    return out;
-}
-
 // A base64url modulus of `length` bytes whose first bytes are `leading`, the rest 0xA5.
 std::string modulus(std::size_t length, std::vector<std::uint8_t> leading) {
     leading.resize(length, 0xA5);
-    return base64url_encode(leading);
+    return encode_base64url(std::string(leading.begin(), leading.end()));
 }
 
 // ---------------------------------------------------------------------------------------------
