@@ -1,4 +1,5 @@
-// SHA-256 as lowercase hex: ETags, cache file names and cache checksums all derive from it.
+// SHA-256: ETags, cache file names and cache checksums derive from its hex form; JWK thumbprints
+// and the TLS-ALPN-01 challenge certificate carry the raw digest.
 #pragma once
 
 #include <cstddef>
@@ -6,6 +7,9 @@
 #include <string_view>
 
 namespace oidcgw {
+
+// The 32 raw bytes of the digest.
+std::string sha256_bytes(std::string_view text);
 
 // The first `bytes` bytes of the digest (at most 32) as 2*bytes hex characters.
 std::string sha256_hex(std::string_view text, std::size_t bytes = 32);
