@@ -25,17 +25,9 @@ namespace oidcgw::testing {
 namespace {
 
 EvpPkeyPtr generate_key(KeyType type) {
-    EVP_PKEY* key = nullptr;
-    switch (type) {
-        case KeyType::EcdsaP256:
-            key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
-            break;
-        case KeyType::Rsa2048:
-            key = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(2048));
-            break;
-    }
-    if (key == nullptr) throw_openssl_error("key generation failed");
-    return EvpPkeyPtr(key);
+    EvpPkeyPtr key = generate_private_key(type);
+    if (!key) throw_openssl_error("key generation failed");
+    return key;
 }
 
 void add_extension(X509* certificate, X509* issuer, int nid, const std::string& value) {
@@ -174,15 +166,9 @@ std::string certificate_pem(X509* certificate) {
 }
 
 std::string private_key_pem(EVP_PKEY* key) {
-    BioPtr bio(BIO_new(BIO_s_mem()));
-    // PEM_write_bio_PrivateKey writes PKCS#8 ("BEGIN PRIVATE KEY") for every key type.
-    if (!bio ||
-        PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
-        throw_openssl_error("cannot encode private key");
-    }
-    char* data = nullptr;
-    long length = BIO_get_mem_data(bio.get(), &data);
-    return std::string(data, static_cast<std::size_t>(length));
+    std::string pem = oidcgw::private_key_pem(key);
+    if (pem.empty()) throw_openssl_error("cannot encode private key");
+    return pem;
 }
 
 TestPki::TestPki(std::string directory, std::string name)

@@ -2,6 +2,7 @@
 // written as PEM files into a directory the test owns.
 #pragma once
 
+#include "acme/certificate_request.h"
 #include "common/raii.h"
 
 #include <string>
@@ -9,7 +10,8 @@
 
 namespace oidcgw::testing {
 
-enum class KeyType { EcdsaP256, Rsa2048 };
+// The gateway's own key types (EcdsaP256, Rsa2048), made by the same generator.
+using KeyType = CertificateKeyType;
 
 struct IssuedFiles {
     std::string certificate{};  // PEM file path: leaf, then (if any) the intermediate
