@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -47,11 +48,21 @@ int wait_for_pid(pid_t pid, std::chrono::milliseconds timeout) {
     }
 }
 
-pid_t spawn(const std::vector<std::string>& arguments, int output_fd) {
+// `environment` null: the child inherits the test's environment.
+pid_t spawn(const std::vector<std::string>& arguments, int output_fd,
+            const std::vector<std::string>* environment = nullptr) {
     std::vector<char*> argv;
     for (const std::string& argument : arguments)
         argv.push_back(const_cast<char*>(argument.c_str()));
     argv.push_back(nullptr);
+    // Built before fork: the child of a threaded process may only make async-signal-safe calls.
+    std::vector<char*> envp;
+    if (environment != nullptr) {
+        for (const std::string& entry : *environment)
+            envp.push_back(const_cast<char*>(entry.c_str()));
+        envp.push_back(nullptr);
+    }
+    const pid_t parent = ::getpid();
     const pid_t pid = ::fork();
     if (pid < 0) throw std::runtime_error("fork failed");
     if (pid == 0) {
@@ -61,7 +72,14 @@ pid_t spawn(const std::vector<std::string>& arguments, int output_fd) {
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        ::execv(argv[0], argv.data());
+        // A crashed or killed test must not leave its servers holding ports.
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent) ::_exit(127);
+        if (environment != nullptr) {
+            ::execve(argv[0], argv.data(), envp.data());
+        } else {
+            ::execv(argv[0], argv.data());
+        }
         ::_exit(127);
     }
     return pid;
@@ -148,23 +166,24 @@ bool wait_until(const std::function<bool()>& condition, std::chrono::millisecond
     }
 }
 
-GatewayProcess::GatewayProcess(std::vector<std::string> arguments, std::string log_path)
-    : arguments_(std::move(arguments)), log_path_(std::move(log_path)) {}
+ChildProcess::ChildProcess(std::vector<std::string> command, std::string log_path,
+                           std::optional<std::vector<std::string>> environment)
+    : command_(std::move(command)),
+      log_path_(std::move(log_path)),
+      environment_(std::move(environment)) {}
 
-GatewayProcess::~GatewayProcess() {
+ChildProcess::~ChildProcess() {
     if (pid_ > 0) stop(SIGKILL, std::chrono::seconds(5));
 }
 
-void GatewayProcess::start() {
+void ChildProcess::start() {
     const int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0) throw std::runtime_error("cannot open " + log_path_);
-    std::vector<std::string> argv{OIDCGW_BINARY};
-    argv.insert(argv.end(), arguments_.begin(), arguments_.end());
-    pid_ = spawn(argv, fd);
+    pid_ = spawn(command_, fd, environment_ ? &*environment_ : nullptr);
     ::close(fd);
 }
 
-bool GatewayProcess::running() {
+bool ChildProcess::running() {
     if (pid_ <= 0) return false;
     int status = 0;
     const pid_t done = ::waitpid(pid_, &status, WNOHANG);
@@ -175,7 +194,7 @@ bool GatewayProcess::running() {
     return true;
 }
 
-int GatewayProcess::stop(int signal_number, std::chrono::milliseconds timeout) {
+int ChildProcess::stop(int signal_number, std::chrono::milliseconds timeout) {
     if (pid_ <= 0) return -1;
     ::kill(pid_, signal_number);
     int status = wait_for_pid(pid_, timeout);
@@ -187,28 +206,39 @@ int GatewayProcess::stop(int signal_number, std::chrono::milliseconds timeout) {
     return status;
 }
 
-int GatewayProcess::wait_exit(std::chrono::milliseconds timeout) {
+int ChildProcess::wait_exit(std::chrono::milliseconds timeout) {
     if (pid_ <= 0) return -1;
     const int status = wait_for_pid(pid_, timeout);
     if (status != -2) pid_ = -1;
     return status;
 }
 
-std::string GatewayProcess::log() const {
+std::string ChildProcess::log() const {
     std::ifstream in(log_path_);
     std::stringstream content;
     content << in.rdbuf();
     return content.str();
 }
 
+namespace {
+
+std::vector<std::string> gateway_command(const std::vector<std::string>& arguments) {
+    std::vector<std::string> command{OIDCGW_BINARY};
+    command.insert(command.end(), arguments.begin(), arguments.end());
+    return command;
+}
+
+}  // namespace
+
+GatewayProcess::GatewayProcess(std::vector<std::string> arguments, std::string log_path)
+    : ChildProcess(gateway_command(arguments), std::move(log_path)) {}
+
 CommandOutput run_gateway_command(const std::vector<std::string>& arguments,
                                   std::chrono::milliseconds timeout) {
     char path[] = "/tmp/oidcgw-command-XXXXXX";
     const int fd = ::mkstemp(path);
     if (fd < 0) throw std::runtime_error("mkstemp failed");
-    std::vector<std::string> argv{OIDCGW_BINARY};
-    argv.insert(argv.end(), arguments.begin(), arguments.end());
-    const pid_t pid = spawn(argv, fd);
+    const pid_t pid = spawn(gateway_command(arguments), fd);
     ::close(fd);
     CommandOutput result;
     result.exit_status = wait_for_pid(pid, timeout);

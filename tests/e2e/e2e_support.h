@@ -1,5 +1,6 @@
-// Running the real oidc-gateway binary in end-to-end tests: a child process stopped by its pid,
-// an HTTPS client with the public test CA, and bounded polling.
+// Running the real oidc-gateway binary (or another server, such as pebble) in end-to-end tests:
+// a child process stopped by its pid, an HTTPS client with the public test CA, and bounded
+// polling.
 #pragma once
 
 #include <sys/types.h>
@@ -8,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,12 +22,17 @@ std::uint16_t free_loopback_port();
 // Polls `condition` every 25 ms until it holds or `timeout` passes.
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 
-class GatewayProcess {
+// A child process started with fork/exec, its output appended to a log file, and stopped by its
+// pid. It gets SIGKILL if the test process dies first, so no child outlives a crashed test.
+class ChildProcess {
   public:
-    GatewayProcess(std::vector<std::string> arguments, std::string log_path);
-    ~GatewayProcess();
-    GatewayProcess(const GatewayProcess&) = delete;
-    GatewayProcess& operator=(const GatewayProcess&) = delete;
+    // `command`: the executable's path, then its arguments. `environment`: the child's whole
+    // environment ("NAME=value"), or none to inherit the test's.
+    ChildProcess(std::vector<std::string> command, std::string log_path,
+                 std::optional<std::vector<std::string>> environment = std::nullopt);
+    ~ChildProcess();
+    ChildProcess(const ChildProcess&) = delete;
+    ChildProcess& operator=(const ChildProcess&) = delete;
 
     void start();
     bool running();
@@ -38,9 +45,16 @@ class GatewayProcess {
     std::string log() const;
 
   private:
-    std::vector<std::string> arguments_;
+    std::vector<std::string> command_;
     std::string log_path_;
+    std::optional<std::vector<std::string>> environment_;
     pid_t pid_ = -1;
+};
+
+// The oidc-gateway binary under test, run with `arguments`.
+class GatewayProcess : public ChildProcess {
+  public:
+    GatewayProcess(std::vector<std::string> arguments, std::string log_path);
 };
 
 // Runs the gateway binary to completion (e.g. `check`), capturing stdout+stderr.
