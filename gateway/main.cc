@@ -1,5 +1,6 @@
 // oidc-gateway: entry point. Signals are handled synchronously here (sigwait), so no signal
 // handler ever runs inside the event loops or libcurl.
+#include "acme/tls_alpn_challenges.h"
 #include "command_line.h"
 #include "common/logger.h"
 #include "config/config.h"
@@ -34,8 +35,10 @@ int run_check(const std::string& path) {
     // server would refuse (e.g. two certificates of one key type).
     std::string tls_error;
     std::vector<std::string> tls_warnings;
+    oidcgw::AcmeTlsInputs acme;  // with tls.acme, certificates may come from the CA alone
+    if (result.config->acme) acme.challenges = std::make_shared<oidcgw::TlsAlpnChallenges>();
     if (!oidcgw::public_tls_context(*result.config, std::make_shared<oidcgw::SessionTicketKeys>(),
-                                    &tls_warnings, &tls_error)) {
+                                    acme, &tls_warnings, &tls_error)) {
         std::cerr << "oidc-gateway: " << path << ": " << tls_error << "\n";
         return 2;
     }

@@ -46,7 +46,7 @@ Config read_config(const json& root) {
     Config config;
     config.listen = read_listen_list(top.require("listen"), "listen");
     config.certificates = read_tls(top.require("tls"), "tls", &config.tls_min_version,
-                                   &config.tls_session_resumption);
+                                   &config.tls_session_resumption, &config.acme);
     if (const json* health = top.find("health_listen")) {
         config.health_listen = read_listen_address(*health, "health_listen");
         check_health_listen(*config.health_listen, config.listen);
@@ -76,6 +76,7 @@ Config read_config(const json& root) {
             static_cast<std::size_t>(read_integer(*value, "max_document_bytes", 1024, 16777216));
     }
     config.issuers = read_issuers(top.require("issuers"), "issuers", &config.warnings);
+    if (config.acme) resolve_acme_names(&*config.acme, config.issuers, config.cache_dir);
     if (const json* value = top.find("user")) config.user = read_account_name(*value, "user");
     if (const json* value = top.find("group")) {
         config.group = read_account_name(*value, "group");

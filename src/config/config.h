@@ -55,6 +55,35 @@ struct AccessLogConfig {
 
 enum class TlsMinVersion { Tls12, Tls13 };
 
+// The key of a certificate ordered with ACME (the account key is always ECDSA P-256).
+enum class AcmeKeyType { EcdsaP256, Rsa2048 };
+
+// tls.acme.external_account_binding: for CAs that bind ACME accounts to an existing customer
+// account (RFC 8555 section 7.3.4).
+struct ExternalAccountBinding {
+    std::string key_id;
+    std::string hmac_key_file;  // holds the CA's base64url MAC key
+
+    bool operator==(const ExternalAccountBinding&) const = default;
+};
+
+// tls.acme: a certificate for `names` from an ACME CA, proved with TLS-ALPN-01 on the public
+// listeners; the account, the certificate and their keys live in cache_dir/acme.
+struct AcmeConfig {
+    std::string directory_url;
+    std::vector<std::string> contact;  // "mailto:..."
+    // Lowercased DNS names, configuration order, no duplicates: tls.acme.names, else the host of
+    // every issuer.
+    std::vector<std::string> names;
+    AcmeKeyType key_type = AcmeKeyType::EcdsaP256;
+    std::string ca;  // PEM file verifying the ACME server; "" uses the system store
+    // Renew this long before notAfter; nullopt: when a third of the lifetime is left.
+    std::optional<std::chrono::seconds> renew_before;
+    std::optional<ExternalAccountBinding> external_account_binding;
+
+    bool operator==(const AcmeConfig&) const = default;
+};
+
 // Public-side connection limits, checked at accept before any TLS work.
 struct ConnectionLimits {
     unsigned max_connections = 10'000;                // open at once, all workers together
@@ -81,7 +110,8 @@ struct ConnectionTimeouts : ConnectionDeadlines {
 struct Config {
     std::string path;  // the file it came from, "" when parsed from text
     std::vector<ListenAddress> listen;
-    std::vector<CertificateFiles> certificates;
+    std::vector<CertificateFiles> certificates;  // may be empty when acme is set
+    std::optional<AcmeConfig> acme;
     std::optional<ListenAddress> health_listen;
     std::string cache_dir;  // "" disables the disk cache
     std::chrono::milliseconds refresh_interval{60'000};
@@ -138,6 +168,12 @@ ConfigResult parse_config(std::string_view text);
 std::optional<ConfigError> check_config_files(
     const Config& config,
     std::vector<std::shared_ptr<const CertificateMaterial>>* public_certificates = nullptr);
+
+// The MAC key in tls.acme.external_account_binding.hmac_key_file: base64url as the CA gives it
+// (padding and surrounding white space accepted), decoded; nullopt with *error (naming the file,
+// never holding key bytes) when it cannot be read or decoded.
+std::optional<std::string> read_external_account_mac_key(const std::string& path,
+                                                         std::string* error);
 
 // Reads a configuration file's text (a regular file, at most 1 MiB) without parsing it; the error
 // names the file.

@@ -1,5 +1,6 @@
 // What parse_config cannot check: the files and accounts the configuration names, as they are on
 // this machine now. Also the loader that reads the configuration file itself.
+#include "common/base64url.h"
 #include "common/certificate_chain.h"
 #include "common/file_reading.h"
 #include "common/text_escape.h"
@@ -77,6 +78,26 @@ std::optional<ConfigError> check_account(const Config& config) {
 
 }  // namespace
 
+std::optional<std::string> read_external_account_mac_key(const std::string& path,
+                                                         std::string* error) {
+    std::string text;
+    std::string problem;
+    if (!read_regular_file(path, 4096, &text, &problem)) {
+        *error = "cannot read " + quote_path(path) + ": " + problem;
+        return std::nullopt;
+    }
+    const auto first = text.find_first_not_of(" \t\r\n");
+    const auto last = text.find_last_not_of(" \t\r\n=");
+    const std::string trimmed =
+        first == std::string::npos || last < first ? "" : text.substr(first, last - first + 1);
+    std::optional<std::string> key = decode_base64url(trimmed);
+    if (!key || key->empty()) {
+        *error = quote_path(path) + " does not hold a base64url MAC key";
+        return std::nullopt;
+    }
+    return key;
+}
+
 bool read_config_text(const std::string& path, std::string* text, std::string* error) {
     std::string problem;
     if (!read_regular_file(path, kMaxConfigFileBytes, text, &problem)) {
@@ -122,6 +143,17 @@ std::optional<ConfigError> check_config_files(
     }
     if (!config.cache_dir.empty()) {
         if (auto error = check_cache_dir(config.cache_dir)) return error;
+    }
+    if (config.acme) {
+        std::string error;
+        if (!config.acme->ca.empty() && load_certificate_chain(config.acme->ca, &error).empty()) {
+            return ConfigError{"tls.acme.ca", error};
+        }
+        if (const auto& binding = config.acme->external_account_binding) {
+            if (!read_external_account_mac_key(binding->hmac_key_file, &error)) {
+                return ConfigError{"tls.acme.external_account_binding.hmac_key_file", error};
+            }
+        }
     }
     return check_account(config);
 }

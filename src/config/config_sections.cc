@@ -10,8 +10,10 @@ namespace oidcgw::config_reading {
 using std::chrono::milliseconds;
 
 std::vector<CertificateFiles> read_tls(const json& value, const std::string& key,
-                                       TlsMinVersion* min_version, bool* session_resumption) {
-    const ObjectReader tls(value, key, {"certificates", "min_version", "session_resumption"});
+                                       TlsMinVersion* min_version, bool* session_resumption,
+                                       std::optional<AcmeConfig>* acme) {
+    const ObjectReader tls(value, key,
+                           {"certificates", "min_version", "session_resumption", "acme"});
     if (const json* version = tls.find("min_version")) {
         *min_version =
             read_choice<TlsMinVersion, 2>(*version, tls.key_path("min_version"), {"1.2", "1.3"},
@@ -20,7 +22,13 @@ std::vector<CertificateFiles> read_tls(const json& value, const std::string& key
     if (const json* resumption = tls.find("session_resumption")) {
         *session_resumption = read_boolean(*resumption, tls.key_path("session_resumption"));
     }
+    if (const json* acme_value = tls.find("acme")) {
+        *acme = read_acme(*acme_value, tls.key_path("acme"));
+    }
     const std::string list_key = tls.key_path("certificates");
+    // With ACME the certificates are optional: served for other names, or until the first
+    // ACME certificate exists.
+    if (*acme && tls.find("certificates") == nullptr) return {};
     const json& list = read_non_empty_array(tls.require("certificates"), list_key,
                                             "{certificate, private_key} objects", "certificate");
     std::vector<CertificateFiles> certificates;

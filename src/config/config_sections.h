@@ -34,8 +34,19 @@ std::vector<IssuerConfig> read_issuers(const json& value, const std::string& key
 
 // ---- config_sections.cc: tls, account, logs, limits, timeouts ----------------------------------
 
+// tls.certificates (empty only when tls.acme is given), tls.min_version, tls.session_resumption,
+// and tls.acme as written (its names are resolved against the issuers by resolve_acme_names).
 std::vector<CertificateFiles> read_tls(const json& value, const std::string& key,
-                                       TlsMinVersion* min_version, bool* session_resumption);
+                                       TlsMinVersion* min_version, bool* session_resumption,
+                                       std::optional<AcmeConfig>* acme);
+
+// ---- config_acme.cc: tls.acme ------------------------------------------------------------------
+
+AcmeConfig read_acme(const json& value, const std::string& key);
+// Without tls.acme.names, every issuer's host (which must then be a DNS name); also checks that
+// cache_dir is set.
+void resolve_acme_names(AcmeConfig* acme, const std::vector<IssuerConfig>& issuers,
+                        const std::string& cache_dir);
 // A user or group name as the account databases know it.
 std::string read_account_name(const json& value, const std::string& key);
 AccessLogConfig read_access_log(const json& value, const std::string& key);

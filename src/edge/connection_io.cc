@@ -3,6 +3,7 @@
 // itself (listeners, accept and the eviction of idle connections it may make room with, timers,
 // stop) is in server_loop.cc.
 #include "edge/connection.h"
+#include "edge/tls_server_context.h"
 
 #include <openssl/err.h>
 #include <sys/ioctl.h>
@@ -34,6 +35,13 @@ bool ServerLoop::continue_handshake(Connection& connection) {
     ERR_clear_error();
     const int result = SSL_do_handshake(connection.ssl.get());
     if (result == 1) {
+        if (is_acme_challenge_handshake(connection.ssl.get())) {
+            // The validator has seen the challenge certificate; RFC 8737 ends the connection
+            // here, and nothing on it is ever read as HTTP.
+            connection.phase = Connection::Phase::Open;
+            start_lingering_close(connection);
+            return false;
+        }
         connection.phase = Connection::Phase::Open;
         if (connection.write_armed && !connection.has_pending_output()) {
             event_del(connection.write_event.get());

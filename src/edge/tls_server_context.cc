@@ -1,5 +1,6 @@
 #include "edge/tls_server_context.h"
 
+#include "acme/tls_alpn_challenges.h"
 #include "common/ascii.h"
 #include "common/certificate_chain.h"
 #include "common/digest.h"
@@ -45,6 +46,8 @@ struct ContextState {
     // group in configuration order, and the other groups' contexts, kept alive here.
     std::vector<SniEntry> sni_table;
     std::vector<SslCtxPtr> sub_contexts;
+    // Only on the front context, with tls.acme: the pending TLS-ALPN-01 answers.
+    std::shared_ptr<const TlsAlpnChallenges> acme_challenges;
 };
 
 void free_context_state(void* /*parent*/, void* state, CRYPTO_EX_DATA* /*data*/, int /*index*/,
@@ -62,6 +65,14 @@ int context_state_index() {
 ContextState* context_state(SSL_CTX* context) {
     return static_cast<ContextState*>(SSL_CTX_get_ex_data(context, context_state_index()));
 }
+
+// The per-connection ex_data slot marking a handshake that answers a TLS-ALPN-01 challenge.
+int acme_challenge_index() {
+    static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return index;
+}
+
+constexpr std::string_view kAcmeTls1 = "acme-tls/1";
 
 std::string openssl_error() {
     const unsigned long code = ERR_get_error();
@@ -85,8 +96,14 @@ std::vector<std::string> group_key_of(const std::vector<std::string>& dns_names)
     return names;
 }
 
-int select_http11(SSL*, const unsigned char** out, unsigned char* out_length,
-                  const unsigned char* offered, unsigned int offered_length, void*) {
+int select_protocol(SSL* ssl, const unsigned char** out, unsigned char* out_length,
+                    const unsigned char* offered, unsigned int offered_length, void*) {
+    if (is_acme_challenge_handshake(ssl)) {
+        *out = reinterpret_cast<const unsigned char*>(kAcmeTls1.data());
+        *out_length = static_cast<unsigned char>(kAcmeTls1.size());
+        return SSL_TLSEXT_ERR_OK;
+    }
+    // Never acme-tls/1 here: only a pending challenge answers that protocol.
     static const unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
     unsigned char* selected = nullptr;
     if (SSL_select_next_proto(&selected, out_length, kHttp11, sizeof kHttp11, offered,
@@ -130,24 +147,94 @@ SSL_CTX* context_for_server_name(const ContextState& front, std::string_view ser
 // context here switches the certificates on offer and the session ID context with it, so a
 // session made for one certificate group never resumes under another (RFC 6066 section 3). The
 // servername callback would run only after the resumption decision.
-int select_certificate_by_client_hello(SSL* ssl, int* alert, void* front_state) {
+std::optional<std::string> client_hello_server_name(SSL* ssl) {
     const unsigned char* extension = nullptr;
     std::size_t length = 0;
     if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &extension, &length) != 1) {
-        return SSL_CLIENT_HELLO_SUCCESS;  // no SNI: the front's certificates
+        return std::nullopt;
     }
-    // A malformed extension is left to OpenSSL's own parser, which refuses the handshake.
-    const std::optional<std::string> server_name = host_name_from_server_name_extension(
+    return host_name_from_server_name_extension(
         std::string_view(reinterpret_cast<const char*>(extension), length));
+}
+
+int select_certificate_by_client_hello(SSL* ssl, int* alert, const ContextState& front) {
+    // No SNI: the front's certificates. A malformed extension is left to OpenSSL's own parser,
+    // which refuses the handshake.
+    const std::optional<std::string> server_name = client_hello_server_name(ssl);
     if (!server_name) return SSL_CLIENT_HELLO_SUCCESS;
-    SSL_CTX* chosen =
-        context_for_server_name(*static_cast<const ContextState*>(front_state), *server_name);
+    SSL_CTX* chosen = context_for_server_name(front, *server_name);
     if (chosen == nullptr || chosen == SSL_get_SSL_CTX(ssl)) return SSL_CLIENT_HELLO_SUCCESS;
     if (SSL_set_SSL_CTX(ssl, chosen) == nullptr) {
         *alert = SSL_AD_INTERNAL_ERROR;
         return SSL_CLIENT_HELLO_ERROR;
     }
     return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+enum class ChallengeOutcome { NotAChallenge, Answered, Refused };
+
+// A validator's ClientHello (ALPN `acme-tls/1` alone): the challenge certificate for its name
+// replaces every configured certificate on this connection, which never resumes a session or
+// gets a ticket (either would skip the Certificate message the validator checks).
+ChallengeOutcome answer_acme_challenge(SSL* ssl, int* alert, const TlsAlpnChallenges& challenges) {
+    const unsigned char* extension = nullptr;
+    std::size_t length = 0;
+    if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_application_layer_protocol_negotiation,
+                                  &extension, &length) != 1) {
+        return ChallengeOutcome::NotAChallenge;
+    }
+    switch (acme_alpn_offer(std::string_view(reinterpret_cast<const char*>(extension), length))) {
+        case AcmeAlpnOffer::NotOffered:
+        case AcmeAlpnOffer::Malformed:  // OpenSSL's own parser refuses it
+            return ChallengeOutcome::NotAChallenge;
+        case AcmeAlpnOffer::AmongOthers:
+            *alert = SSL_AD_NO_APPLICATION_PROTOCOL;
+            return ChallengeOutcome::Refused;
+        case AcmeAlpnOffer::Only:
+            break;
+    }
+    const std::optional<std::string> server_name = client_hello_server_name(ssl);
+    const std::shared_ptr<const TlsAlpnAnswer> answer =
+        server_name ? challenges.find(*server_name) : nullptr;
+    if (!answer) {
+        *alert = SSL_AD_NO_APPLICATION_PROTOCOL;
+        return ChallengeOutcome::Refused;
+    }
+    static const unsigned char kSessionContext[] = "oidc-gateway acme-tls/1";
+    // Any non-null pointer marks the connection; the protocol's name is one that lives for good.
+    if (SSL_set_ex_data(ssl, acme_challenge_index(), const_cast<char*>(kAcmeTls1.data())) != 1) {
+        *alert = SSL_AD_INTERNAL_ERROR;
+        return ChallengeOutcome::Refused;
+    }
+    SSL_certs_clear(ssl);  // no configured certificate may be chosen by the signature algorithms
+    if (SSL_use_certificate(ssl, answer->certificate.get()) != 1 ||
+        SSL_use_PrivateKey(ssl, answer->private_key.get()) != 1 ||
+        SSL_set_session_id_context(ssl, kSessionContext, sizeof kSessionContext - 1) != 1 ||
+        SSL_set_num_tickets(ssl, 0) != 1) {
+        ERR_clear_error();
+        *alert = SSL_AD_INTERNAL_ERROR;
+        return ChallengeOutcome::Refused;
+    }
+    SSL_set_options(ssl, SSL_OP_NO_TICKET);
+    return ChallengeOutcome::Answered;
+}
+
+// Runs before OpenSSL looks at the ClientHello's session ID, tickets or PSKs (see
+// select_certificate_by_client_hello), and again after a HelloRetryRequest.
+int on_client_hello(SSL* ssl, int* alert, void* front_state) {
+    const auto& front = *static_cast<const ContextState*>(front_state);
+    if (front.acme_challenges) {
+        switch (answer_acme_challenge(ssl, alert, *front.acme_challenges)) {
+            case ChallengeOutcome::Answered:
+                return SSL_CLIENT_HELLO_SUCCESS;
+            case ChallengeOutcome::Refused:
+                return SSL_CLIENT_HELLO_ERROR;
+            case ChallengeOutcome::NotAChallenge:
+                break;
+        }
+    }
+    if (front.sni_table.size() < 2) return SSL_CLIENT_HELLO_SUCCESS;
+    return select_certificate_by_client_hello(ssl, alert, front);
 }
 
 // The name was used already (above); acknowledging it keeps the TLS 1.2 session's host name.
@@ -178,7 +265,7 @@ SslCtxPtr new_profile_context(const PublicTlsProfile& profile,
     }
     SSL_CTX* ctx = context.get();
     const int state_index = context_state_index();
-    auto* state = new ContextState{ticket_keys, {}, {}};
+    auto* state = new ContextState{ticket_keys, {}, {}, {}};
     if (state_index < 0 || SSL_CTX_set_ex_data(ctx, state_index, state) != 1) {
         delete state;
         *error = "tls: cannot attach state to a TLS context: " + openssl_error();
@@ -210,7 +297,7 @@ SslCtxPtr new_profile_context(const PublicTlsProfile& profile,
         *error = "tls: cannot set the cipher profile: " + openssl_error();
         return nullptr;
     }
-    SSL_CTX_set_alpn_select_cb(ctx, select_http11, nullptr);
+    SSL_CTX_set_alpn_select_cb(ctx, select_protocol, nullptr);
 
     // Resumption: TLS 1.3 and 1.2 tickets under the gateway's keys; session IDs for TLS 1.2
     // clients without tickets. One TLS 1.3 ticket per handshake: the fetchers reconnect one at a
@@ -240,19 +327,18 @@ std::string config_key(std::size_t index) {
 }
 
 struct LoadedCertificate {
-    std::size_t index = 0;  // in tls.certificates
+    std::string key;  // tls.certificates[i], or tls.acme
     const CertificateMaterial* material = nullptr;
     int key_type = 0;
     std::vector<std::string> dns_names;  // the group key (group_key_of)
 };
 
-// What follows loading, for tls.certificates[index]: the expiry check, the warnings, the key type
-// and the group key.
-bool accept_certificate(const CertificateMaterial& material, std::size_t index, std::time_t now,
-                        LoadedCertificate* loaded, std::vector<std::string>* warnings,
-                        std::string* error) {
-    const std::string key = config_key(index);
-    loaded->index = index;
+// What follows loading, for the certificate configured at `key`: the expiry check, the warnings,
+// the key type and the group key.
+bool accept_certificate(const CertificateMaterial& material, const std::string& key,
+                        std::time_t now, LoadedCertificate* loaded,
+                        std::vector<std::string>* warnings, std::string* error) {
+    loaded->key = key;
     loaded->material = &material;
     if (const auto expired = check_not_expired(material, now)) {
         *error = key + ".certificate: " + expired->message;
@@ -276,7 +362,7 @@ bool accept_certificate(const CertificateMaterial& material, std::size_t index, 
     }
     loaded->key_type = EVP_PKEY_get_base_id(material.private_key.get());
     loaded->dns_names = group_key_of(material.dns_names);
-    if (loaded->dns_names.empty() && index != 0) {
+    if (loaded->dns_names.empty() && key != config_key(0)) {
         warnings->push_back(key + ".certificate: " + described +
                             " has no DNS subjectAltName, so no SNI selects it");
     }
@@ -286,7 +372,7 @@ bool accept_certificate(const CertificateMaterial& material, std::size_t index, 
 // SSL_CTX_use_certificate selects the slot for the key's type; the chain certificates added
 // next belong to that slot, so RSA and ECDSA chains stay separate.
 bool add_certificate(SSL_CTX* ctx, const LoadedCertificate& certificate, std::string* error) {
-    const std::string key = config_key(certificate.index);
+    const std::string& key = certificate.key;
     const CertificateMaterial& material = *certificate.material;
     if (SSL_CTX_use_certificate(ctx, material.leaf()) != 1 ||
         SSL_CTX_use_PrivateKey(ctx, material.private_key.get()) != 1 ||
@@ -332,6 +418,29 @@ std::optional<std::string> host_name_from_server_name_extension(std::string_view
     return std::nullopt;
 }
 
+bool is_acme_challenge_handshake(SSL* ssl) {
+    return SSL_get_ex_data(ssl, acme_challenge_index()) != nullptr;
+}
+
+AcmeAlpnOffer acme_alpn_offer(std::string_view extension) {
+    // ProtocolNameList: a 2-byte length, then names of a 1-byte length (at least 1) each.
+    if (extension.size() < 2) return AcmeAlpnOffer::Malformed;
+    const std::size_t declared = static_cast<std::size_t>(
+        static_cast<unsigned char>(extension[0]) << 8 | static_cast<unsigned char>(extension[1]));
+    if (declared != extension.size() - 2 || declared == 0) return AcmeAlpnOffer::Malformed;
+    bool acme = false;
+    bool others = false;
+    for (std::size_t at = 2; at < extension.size();) {
+        const std::size_t length = static_cast<unsigned char>(extension[at]);
+        ++at;
+        if (length == 0 || length > extension.size() - at) return AcmeAlpnOffer::Malformed;
+        (extension.substr(at, length) == kAcmeTls1 ? acme : others) = true;
+        at += length;
+    }
+    if (!acme) return AcmeAlpnOffer::NotOffered;
+    return others ? AcmeAlpnOffer::AmongOthers : AcmeAlpnOffer::Only;
+}
+
 bool dns_name_matches(std::string_view pattern, std::string_view host_name) {
     if (!host_name.empty() && host_name.back() == '.') host_name.remove_suffix(1);
     if (pattern.empty() || host_name.empty()) return false;
@@ -358,38 +467,49 @@ using MaterialSource = std::function<const CertificateMaterial*(std::size_t, std
 SharedSslCtx build_context(std::size_t count, const MaterialSource& material_at,
                            PublicTlsProfile profile,
                            const std::shared_ptr<SessionTicketKeys>& ticket_keys,
-                           std::vector<std::string>* warnings, std::string* error) {
+                           const AcmeTlsInputs& acme, std::vector<std::string>* warnings,
+                           std::string* error) {
     warnings->clear();
     if (!ticket_keys) {
         *error = "tls: no session ticket keys given";
         return nullptr;
     }
-    if (count == 0) {
+    if (count == 0 && !acme.certificate && !acme.challenges) {
         *error = "tls.certificates: at least one certificate is needed";
         return nullptr;
     }
 
-    // Check every certificate, then group them by names, in configuration order.
+    // Check every certificate, then group them by names, in configuration order. The ACME
+    // certificate is a group of its own, first, so that it wins for its names.
     const std::time_t now = std::time(nullptr);
     std::vector<std::vector<LoadedCertificate>> groups;
+    if (acme.certificate) {
+        LoadedCertificate loaded;
+        if (!accept_certificate(*acme.certificate, "tls.acme", now, &loaded, warnings, error)) {
+            return nullptr;
+        }
+        groups.push_back({std::move(loaded)});
+    }
+    const std::size_t first_configured = groups.size();
     for (std::size_t i = 0; i < count; ++i) {
         const CertificateMaterial* material = material_at(i, error);
         if (material == nullptr) return nullptr;
         LoadedCertificate loaded;
-        if (!accept_certificate(*material, i, now, &loaded, warnings, error)) return nullptr;
-        auto group = std::find_if(groups.begin(), groups.end(), [&](const auto& members) {
-            return members.front().dns_names == loaded.dns_names;
-        });
+        if (!accept_certificate(*material, config_key(i), now, &loaded, warnings, error)) {
+            return nullptr;
+        }
+        auto group = std::find_if(groups.begin() + static_cast<std::ptrdiff_t>(first_configured),
+                                  groups.end(), [&](const auto& members) {
+                                      return members.front().dns_names == loaded.dns_names;
+                                  });
         if (group == groups.end()) {
             groups.emplace_back();
             group = groups.end() - 1;
         }
         for (const LoadedCertificate& member : *group) {
             if (member.key_type == loaded.key_type) {
-                *error = "tls.certificates[" + std::to_string(i) +
-                         "]: the same names and key type as tls.certificates[" +
-                         std::to_string(member.index) +
-                         "]; combine at most one certificate per key type (RSA, ECDSA) for the "
+                *error = config_key(i) + ": the same names and key type as " + member.key +
+                         "; combine at most one certificate per key type (RSA, ECDSA) for the "
                          "same names";
                 return nullptr;
             }
@@ -398,6 +518,11 @@ SharedSslCtx build_context(std::size_t count, const MaterialSource& material_at,
     }
 
     std::vector<SslCtxPtr> contexts;
+    if (groups.empty()) {  // ACME only, before its first certificate: challenges alone
+        SslCtxPtr context = new_profile_context(profile, ticket_keys, error);
+        if (!context) return nullptr;
+        contexts.push_back(std::move(context));
+    }
     for (const auto& members : groups) {
         SslCtxPtr context = new_profile_context(profile, ticket_keys, error);
         if (!context) return nullptr;
@@ -414,8 +539,9 @@ SharedSslCtx build_context(std::size_t count, const MaterialSource& material_at,
     for (std::size_t g = 0; g < groups.size(); ++g) {
         front_state->sni_table.push_back(SniEntry{groups[g].front().dns_names, contexts[g].get()});
     }
-    if (groups.size() > 1) {
-        SSL_CTX_set_client_hello_cb(front, select_certificate_by_client_hello, front_state);
+    front_state->acme_challenges = acme.challenges;
+    if (groups.size() > 1 || acme.challenges) {
+        SSL_CTX_set_client_hello_cb(front, on_client_hello, front_state);
         SSL_CTX_set_tlsext_servername_callback(front, acknowledge_server_name);
     }
     for (std::size_t g = 1; g < contexts.size(); ++g) {
@@ -429,7 +555,8 @@ SharedSslCtx build_context(std::size_t count, const MaterialSource& material_at,
 SharedSslCtx build_public_tls_context(const std::vector<CertificateFiles>& certificates,
                                       PublicTlsProfile profile,
                                       std::shared_ptr<SessionTicketKeys> ticket_keys,
-                                      std::vector<std::string>* warnings, std::string* error) {
+                                      const AcmeTlsInputs& acme, std::vector<std::string>* warnings,
+                                      std::string* error) {
     // Each certificate's files are read once, as its turn comes.
     std::vector<CertificateMaterial> loaded;
     loaded.reserve(certificates.size());  // the groups point into it
@@ -445,15 +572,15 @@ SharedSslCtx build_public_tls_context(const std::vector<CertificateFiles>& certi
         loaded.push_back(std::move(*result.material));
         return &loaded.back();
     };
-    return build_context(certificates.size(), load, profile, ticket_keys, warnings, error);
+    return build_context(certificates.size(), load, profile, ticket_keys, acme, warnings, error);
 }
 
 SharedSslCtx build_public_tls_context(
     const std::vector<std::shared_ptr<const CertificateMaterial>>& certificates,
     PublicTlsProfile profile, std::shared_ptr<SessionTicketKeys> ticket_keys,
-    std::vector<std::string>* warnings, std::string* error) {
+    const AcmeTlsInputs& acme, std::vector<std::string>* warnings, std::string* error) {
     const auto given = [&](std::size_t index, std::string*) { return certificates[index].get(); };
-    return build_context(certificates.size(), given, profile, ticket_keys, warnings, error);
+    return build_context(certificates.size(), given, profile, ticket_keys, acme, warnings, error);
 }
 
 }  // namespace oidcgw

@@ -17,6 +17,8 @@
 
 namespace oidcgw {
 
+class TlsAlpnChallenges;
+
 // Shared between workers; each SSL holds its own reference (OpenSSL's count), so a context can
 // be replaced while connections made with the old one carry on. Everything the context needs
 // (the per-name sub-contexts, the SNI table, the ticket keys) lives as long as that count.
@@ -55,20 +57,47 @@ struct PublicTlsProfile {
 // cleared first).
 //
 // `ticket_keys` (required) encrypts session tickets; pass the same object to every build so
-// that tickets survive reloads. Returns null with *error naming the config key on failure.
+// that tickets survive reloads. `acme` adds what the ACME client gives (below). Returns null with
+// *error naming the config key on failure.
+struct AcmeTlsInputs;
 SharedSslCtx build_public_tls_context(const std::vector<CertificateFiles>& certificates,
                                       PublicTlsProfile profile,
                                       std::shared_ptr<SessionTicketKeys> ticket_keys,
-                                      std::vector<std::string>* warnings, std::string* error);
+                                      const AcmeTlsInputs& acme, std::vector<std::string>* warnings,
+                                      std::string* error);
+
+// What the public context takes from the ACME client (tls.acme).
+struct AcmeTlsInputs {
+    // The ACME certificate: its group comes first, so it is what clients without SNI get, and it
+    // wins over a configured certificate for the same names. Null until one is issued.
+    std::shared_ptr<const CertificateMaterial> certificate;
+    // Set: handshakes whose ALPN offers `acme-tls/1` are answered from here (RFC 8737), and the
+    // context may be built with no certificate at all (normal handshakes then fail).
+    std::shared_ptr<const TlsAlpnChallenges> challenges;
+};
 
 // The same from material already loaded (certificates[i] standing for tls.certificates[i]), so a
 // caller that loaded it for its own checks need not read the files again. The expiry check and
 // the warnings are made again here, at the time of the build; the context takes its own
 // references, so the material may go once this returns.
+//
+// With `acme.challenges`, a ClientHello offering `acme-tls/1` as its only protocol gets, for a
+// name with a pending challenge, the challenge certificate alone (no chain, no session
+// resumption, no ticket) and `acme-tls/1` selected; for any other name, or with `acme-tls/1`
+// among other protocols, the handshake fails. Without it, acme-tls/1 is never selected.
 SharedSslCtx build_public_tls_context(
     const std::vector<std::shared_ptr<const CertificateMaterial>>& certificates,
     PublicTlsProfile profile, std::shared_ptr<SessionTicketKeys> ticket_keys,
-    std::vector<std::string>* warnings, std::string* error);
+    const AcmeTlsInputs& acme, std::vector<std::string>* warnings, std::string* error);
+
+// True once a handshake answered a TLS-ALPN-01 challenge: the connection must end without
+// reading a byte of HTTP.
+bool is_acme_challenge_handshake(SSL* ssl);
+
+// How a ClientHello's ALPN extension body (RFC 7301 section 3.1) offers `acme-tls/1`. Pure: its
+// input is the client's bytes.
+enum class AcmeAlpnOffer { NotOffered, Only, AmongOthers, Malformed };
+AcmeAlpnOffer acme_alpn_offer(std::string_view extension);
 
 // RFC 6125 name matching as browsers do it: case-insensitive; a trailing dot on `host_name` is
 // ignored; a wildcard is only a whole left-most label `*` (`*.example.com`) standing for exactly

@@ -34,6 +34,15 @@ bool HealthRequestHandler::ready(std::string* explanation) const {
         }
         text += "\n";
     }
+    if (renderers_.certificate_ready) {
+        std::string reason;
+        if (renderers_.certificate_ready(&reason)) {
+            text += "ok: acme certificate\n";
+        } else {
+            all_ready = false;
+            text += "not ready: acme: " + reason + "\n";
+        }
+    }
     *explanation = std::move(text);
     return all_ready;
 }

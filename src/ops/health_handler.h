@@ -16,7 +16,8 @@ namespace oidcgw {
 
 // GET/HEAD /healthz: 200 while the process runs and every event loop is live, else 503 naming
 // the stalled loops. /readyz: 200 when every issuer has a validated
-// pair (from an upstream or the disk cache), else 503 naming what is missing. /metrics and
+// pair (from an upstream or the disk cache) and, with tls.acme, the ACME certificate is served,
+// else 503 naming what is missing. /metrics and
 // /status: whatever the gateway's renderers produce.
 class HealthRequestHandler final : public RequestHandler {
   public:
@@ -26,6 +27,8 @@ class HealthRequestHandler final : public RequestHandler {
         // The event loops stuck now, by name; /healthz answers 503 naming them.
         std::function<std::vector<std::string>()> stalled_loops;
         Counter* renders;  // counts renders of /metrics and /status (may be null)
+        // With tls.acme: whether the ACME certificate is served, and if not, why.
+        std::function<bool(std::string*)> certificate_ready;
     };
 
     HealthRequestHandler(const PublishedSnapshot& snapshot, const IssuerStatusBoard& status,

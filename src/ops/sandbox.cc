@@ -67,6 +67,8 @@ constexpr int kAllowedAnyArguments[] = {
     SCMP_SYS(rename), SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(unlink), SCMP_SYS(unlinkat),
     SCMP_SYS(access),  // a reload checks that cache_dir is writable
     SCMP_SYS(faccessat), SCMP_SYS(faccessat2),
+    // The ACME client makes cache_dir/acme and holds its ordering lock there.
+    SCMP_SYS(mkdir), SCMP_SYS(mkdirat), SCMP_SYS(flock),
     // Memory: malloc, thread stacks and their release.
     SCMP_SYS(munmap), SCMP_SYS(madvise), SCMP_SYS(brk), SCMP_SYS(mremap),
     // Threads and their synchronisation (workers, refreshers, libcurl's resolver threads, the

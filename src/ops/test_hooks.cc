@@ -34,6 +34,15 @@ void stall_if_asked(std::string_view loop) {
     std::this_thread::sleep_for(std::chrono::milliseconds(milliseconds));
 }
 
+std::optional<std::chrono::milliseconds> acme_first_retry() {
+    const char* value = std::getenv("OIDCGW_TEST_ACME_FIRST_RETRY_MS");
+    if (value == nullptr) return std::nullopt;
+    char* end = nullptr;
+    const long milliseconds = std::strtol(value, &end, 10);
+    if (end == value || *end != '\0' || milliseconds < 1) return std::nullopt;
+    return std::chrono::milliseconds(milliseconds);
+}
+
 }  // namespace oidcgw::test_hooks
 
 #endif

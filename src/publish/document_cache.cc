@@ -1,17 +1,12 @@
 #include "publish/document_cache.h"
 
 #include "common/file_reading.h"
+#include "common/file_writing.h"
 
 #include "common/digest.h"
 #include "common/strict_json.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 
 namespace oidcgw {
 namespace {
@@ -19,62 +14,6 @@ namespace {
 constexpr const char* kFormat = "oidc-gateway-cache/1";
 constexpr const char* kConfirmationFormat = "oidc-gateway-confirmation/1";
 constexpr std::size_t kMaxConfirmationBytes = 4096;
-
-std::string errno_text() {
-    return std::strerror(errno);
-}
-
-// Closes a descriptor on every path out of save().
-struct FdCloser {
-    int fd;
-    ~FdCloser() {
-        if (fd >= 0) ::close(fd);
-    }
-};
-
-bool write_all(int fd, std::string_view data) {
-    while (!data.empty()) {
-        const ssize_t written = ::write(fd, data.data(), data.size());
-        if (written < 0) {
-            if (errno == EINTR) continue;
-            return false;
-        }
-        data.remove_prefix(static_cast<std::size_t>(written));
-    }
-    return true;
-}
-
-// Writes `text` to `target` through a temporary file in `directory` and a rename; with `durable`
-// the file and the directory are fsynced too.
-bool replace_file(const std::string& directory, const std::string& target, const std::string& text,
-                  bool durable, std::string* error) {
-    std::string temporary = directory + "/.issuer-tmp-XXXXXX";
-    FdCloser file{::mkstemp(temporary.data())};
-    if (file.fd < 0) {
-        *error = "cannot create a temporary file in " + directory + ": " + errno_text();
-        return false;
-    }
-    if (!write_all(file.fd, text) || (durable && ::fsync(file.fd) != 0)) {
-        *error = "cannot write " + temporary + ": " + errno_text();
-        ::unlink(temporary.c_str());
-        return false;
-    }
-    ::close(file.fd);
-    file.fd = -1;
-    if (::rename(temporary.c_str(), target.c_str()) != 0) {
-        *error = "cannot rename " + temporary + " to " + target + ": " + errno_text();
-        ::unlink(temporary.c_str());
-        return false;
-    }
-    if (!durable) return true;
-    // The rename is durable only once the directory entry itself reaches the disk.
-    FdCloser directory_fd{::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
-    if (directory_fd.fd < 0 || ::fsync(directory_fd.fd) != 0) {
-        *error = "cannot fsync directory " + directory + ": " + errno_text();
-        return false;
-    }
-    return true;
-}
 
 // The confirmation time a side file gives `documents`, when it names exactly these bytes.
 std::optional<std::time_t> read_confirmation(const std::string& path, const IssuerUrl& issuer,

@@ -22,7 +22,81 @@ std::string iso_time(std::time_t when) {
 }  // namespace
 
 Gateway::Gateway(Logger& logger)
-    : logger_(logger), access_log_(logger), ticket_keys_(std::make_shared<SessionTicketKeys>()) {}
+    : logger_(logger),
+      access_log_(logger),
+      acme_challenges_(std::make_shared<TlsAlpnChallenges>()),
+      ticket_keys_(std::make_shared<SessionTicketKeys>()) {}
+
+std::shared_ptr<AcmeManager> Gateway::make_acme_manager(const Config& config,
+                                                        std::uint64_t* made) {
+    const std::uint64_t generation = ++acme_managers_made_;
+    *made = generation;
+    return std::make_shared<AcmeManager>(
+        *config.acme, config.cache_dir, acme_challenges_, logger_, metrics_,
+        [this, generation](std::shared_ptr<const CertificateMaterial> certificate) {
+            on_acme_certificate(generation, std::move(certificate));
+        });
+}
+
+AcmeTlsInputs Gateway::acme_inputs(const Config& config,
+                                   std::shared_ptr<const CertificateMaterial> certificate) const {
+    if (!config.acme) return {};
+    return AcmeTlsInputs{std::move(certificate), acme_challenges_};
+}
+
+bool Gateway::acme_certificate_served(std::string* reason) const {
+    std::shared_ptr<AcmeManager> manager;
+    bool served = false;
+    {
+        std::lock_guard lock(state_mutex_);
+        manager = acme_;
+        served = acme_certificate_ && acme_certificate_->not_after > std::time(nullptr);
+    }
+    if (!manager || served) return true;
+    // The manager may hold one that the health loop is still swapping in.
+    if (manager->ready(reason)) *reason = "the ACME certificate is being installed";
+    return false;
+}
+
+void Gateway::install_tls(const SharedSslCtx& tls) {
+    tls_ = tls;
+    for (Worker& worker : workers_) {
+        ServerLoop* loop = worker.loop.get();
+        loop->post([loop, tls] { loop->replace_tls_context(tls); });
+    }
+}
+
+void Gateway::on_acme_certificate(std::uint64_t generation,
+                                  std::shared_ptr<const CertificateMaterial> certificate) {
+    health_loop_->post([this, generation, certificate] {
+        const std::lock_guard swap(tls_mutex_);
+        std::shared_ptr<const Config> config;
+        {
+            std::lock_guard lock(state_mutex_);
+            if (generation != acme_generation_ || stopped_) return;  // a replaced manager's
+            config = config_;
+        }
+        std::string error;
+        std::vector<std::string> warnings;
+        SharedSslCtx tls = public_tls_context(*config, ticket_keys_,
+                                              acme_inputs(*config, certificate), &warnings, &error);
+        if (!tls) {
+            logger_.error("acme_certificate_not_served", {{"detail", error}});
+            return;
+        }
+        log_certificate_warnings(warnings);
+        install_tls(tls);
+        {
+            std::lock_guard lock(state_mutex_);
+            acme_certificate_ = certificate;
+            certificates_ = describe_certificates(*config);
+        }
+        logger_.info("acme_certificate_served",
+                     {{"subject", certificate->subject},
+                      {"names", certificate->dns_names},
+                      {"not_after", utc_iso8601(certificate->not_after)}});
+    });
+}
 
 void Gateway::log_certificate_warnings(const std::vector<std::string>& warnings) {
     for (const std::string& warning : warnings) {
@@ -74,6 +148,12 @@ void Gateway::log_withdrawn(const std::vector<std::string>& withdrawn) {
 
 std::vector<CertificateInfo> Gateway::describe_certificates(const Config& config) const {
     std::vector<CertificateInfo> described;
+    // The caller holds state_mutex_.
+    if (config.acme && acme_certificate_) {
+        const CertificateMaterial& acme = *acme_certificate_;
+        described.push_back(CertificateInfo{acme.certificate_path, acme.subject,
+                                            certificate_sans(acme.leaf()), acme.not_after});
+    }
     if (has_loaded_certificates(config)) {  // what was checked and is served: no second read
         for (const auto& material : config.public_certificates) {
             described.push_back(CertificateInfo{material->certificate_path, material->subject,
@@ -129,7 +209,15 @@ bool Gateway::start(Config initial, std::string* error) {
     logger_.configure(config->log_format, config->log_level);
     access_log_.configure(config->access_log.enabled, config->access_log.max_per_second);
     std::vector<std::string> tls_warnings;
-    tls_ = public_tls_context(*config, ticket_keys_, &tls_warnings, error);
+    std::shared_ptr<AcmeManager> acme;
+    std::shared_ptr<const CertificateMaterial> acme_certificate;
+    std::uint64_t acme_generation = 0;
+    if (config->acme) {
+        acme = make_acme_manager(*config, &acme_generation);
+        acme_certificate = acme->load_cached();
+    }
+    tls_ = public_tls_context(*config, ticket_keys_, acme_inputs(*config, acme_certificate),
+                              &tls_warnings, error);
     if (!tls_) return false;
     log_certificate_warnings(tls_warnings);
     IssuerTls issuer_tls;
@@ -183,7 +271,10 @@ bool Gateway::start(Config initial, std::string* error) {
                                         [this] { return liveness_->stalled(); },
                                         &metrics_.counter("oidc_gateway_health_renders_total",
                                                           "Renders of /metrics and /status (at "
-                                                          "most one each per second).")});
+                                                          "most one each per second)."),
+                                        [this](std::string* reason) {
+                                            return acme_certificate_served(reason);
+                                        }});
     health_admission_ = std::make_unique<AdmissionControl>(health_limits(config->limits));
     health_loop_ = std::make_unique<ServerLoop>(
         "health", deadlines, limits, logger_,
@@ -211,6 +302,9 @@ bool Gateway::start(Config initial, std::string* error) {
     {
         std::lock_guard lock(state_mutex_);
         config_ = config;
+        acme_ = acme;
+        acme_generation_ = acme_generation;
+        acme_certificate_ = acme_certificate;
         certificates_ = describe_certificates(*config);
     }
     // Everything that needs root (ports under 1024, root-only key files) is done: drop to the
@@ -244,6 +338,7 @@ bool Gateway::start(Config initial, std::string* error) {
         start_refresher(config->issuers[i], issuer_tls[i], *config);
     }
     started_ = true;
+    if (acme) acme->start();  // after the loops: its certificates are swapped in on them
 
     nlohmann::json listen = nlohmann::json::array();
     for (const ListenAddress& address : config->listen) listen.push_back(address.text);
@@ -265,11 +360,21 @@ bool Gateway::check_liveness() {
 
 void Gateway::stop(std::chrono::milliseconds drain_timeout) {
     if (stopped_) return;
-    stopped_ = true;
+    {
+        std::lock_guard lock(state_mutex_);  // a queued ACME swap checks it
+        stopped_ = true;
+    }
     {
         const std::lock_guard lock(liveness_mutex_);
         stopping_ = true;
     }
+    // The ACME thread first: a certificate it finishes is not swapped into stopping loops.
+    std::shared_ptr<AcmeManager> acme;
+    {
+        std::lock_guard lock(state_mutex_);
+        acme = acme_;
+    }
+    if (acme) acme->stop();
     for (Worker& worker : workers_) worker.loop->request_stop(drain_timeout);
     if (health_loop_) health_loop_->request_stop(std::chrono::milliseconds(0));
     for (auto& refresher : refreshers_) refresher->request_stop();

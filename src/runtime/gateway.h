@@ -4,6 +4,8 @@
 // (gateway_reload.cc); its metrics and /status document (gateway_reporting.cc).
 #pragma once
 
+#include "acme/acme_manager.h"
+#include "acme/tls_alpn_challenges.h"
 #include "common/logger.h"
 #include "common/metrics.h"
 #include "config/config.h"
@@ -19,6 +21,7 @@
 #include "upstream/issuer_status.h"
 
 #include <chrono>
+#include <cstdint>
 #include <ctime>
 #include <memory>
 #include <mutex>
@@ -87,6 +90,19 @@ class Gateway {
     void log_certificate_warnings(const std::vector<std::string>& warnings);
     void log_withdrawn(const std::vector<std::string>& withdrawn);
     void record_reload(bool ok, const std::string& error);
+    // tls.acme: a manager for `config` (not started), and what the TLS context takes from ACME.
+    // *generation identifies it; it becomes acme_generation_ when the manager becomes acme_.
+    std::shared_ptr<AcmeManager> make_acme_manager(const Config& config,
+                                                   std::uint64_t* generation);
+    AcmeTlsInputs acme_inputs(const Config& config,
+                              std::shared_ptr<const CertificateMaterial> certificate) const;
+    // The ACME thread's callback: the swap runs on the health loop's thread, so the ACME thread
+    // never waits for a reload (which may be stopping it).
+    void on_acme_certificate(std::uint64_t generation,
+                             std::shared_ptr<const CertificateMaterial> certificate);
+    void install_tls(const SharedSslCtx& tls);  // every worker's listeners, for new handshakes
+    // /readyz with tls.acme: an ACME certificate for every name is what new handshakes get.
+    bool acme_certificate_served(std::string* reason) const;
 
     Logger& logger_;
     MetricsRegistry metrics_;
@@ -99,6 +115,16 @@ class Gateway {
     std::shared_ptr<const Config> config_;
     std::vector<CertificateInfo> certificates_;
     ReloadRecord last_reload_;
+    // tls.acme: the manager, the certificate it gave (served first for its names), and which
+    // manager is current (a replaced one's late certificate is ignored).
+    std::shared_ptr<AcmeManager> acme_;
+    std::shared_ptr<const CertificateMaterial> acme_certificate_;
+    std::uint64_t acme_generation_ = 0;
+    std::uint64_t acme_managers_made_ = 0;  // the main thread's
+    // Pending TLS-ALPN-01 answers, shared by every context the gateway builds.
+    std::shared_ptr<TlsAlpnChallenges> acme_challenges_;
+    // One public TLS context swap at a time: a reload's, or an ACME certificate's.
+    std::mutex tls_mutex_;
 
     SharedSslCtx tls_;
     // Owned here, not by a context, so session tickets keep resuming across reloads.

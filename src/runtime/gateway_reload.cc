@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <set>
+#include <utility>
 
 namespace oidcgw {
 
@@ -46,11 +47,32 @@ bool Gateway::reload_with(Config next_config, std::string* error) {
         return false;
     };
 
+    // No ACME certificate is swapped in while this reload builds and commits its own context.
+    const std::lock_guard tls_swap(tls_mutex_);
+
     // 1. Build everything new off to the side. Any failure here leaves the running state as it
     //    was; sockets opened so far close with their UniqueFd.
     std::string problem;
     std::vector<std::string> tls_warnings;
-    SharedSslCtx next_tls = public_tls_context(*next, ticket_keys_, &tls_warnings, &problem);
+    // tls.acme changed (another CA, other names, ...): a new manager starts from what cache_dir
+    // holds for the new names and orders what is missing; an unchanged one carries on.
+    const bool acme_changed =
+        previous->acme != next->acme ||
+        (next->acme.has_value() && previous->cache_dir != next->cache_dir);
+    std::shared_ptr<AcmeManager> next_acme;
+    std::shared_ptr<const CertificateMaterial> next_acme_certificate;
+    std::uint64_t next_acme_generation = 0;
+    {
+        std::lock_guard lock(state_mutex_);
+        next_acme = acme_;
+        next_acme_certificate = acme_certificate_;
+    }
+    if (acme_changed) {
+        next_acme = next->acme ? make_acme_manager(*next, &next_acme_generation) : nullptr;
+        next_acme_certificate = next_acme ? next_acme->load_cached() : nullptr;
+    }
+    SharedSslCtx next_tls = public_tls_context(
+        *next, ticket_keys_, acme_inputs(*next, next_acme_certificate), &tls_warnings, &problem);
     if (!next_tls) return fail(problem);
     IssuerTls next_issuer_tls;
     if (!load_issuer_tls(*next, &next_issuer_tls, &problem)) return fail(problem);
@@ -180,10 +202,22 @@ bool Gateway::reload_with(Config next_config, std::string* error) {
         if (!running) start_refresher(next->issuers[i], next_issuer_tls[i], *next);
     }
 
+    std::shared_ptr<AcmeManager> replaced_acme;
     {
         std::lock_guard lock(state_mutex_);
         config_ = next;
+        if (acme_changed) {
+            replaced_acme = std::exchange(acme_, next_acme);
+            acme_generation_ = next_acme_generation;
+            acme_certificate_ = next_acme_certificate;
+        }
         certificates_ = describe_certificates(*next);
+    }
+    if (acme_changed) {
+        if (replaced_acme) replaced_acme->stop();  // its late certificate is ignored (generation)
+        if (next_acme) next_acme->start();
+        logger_.info("acme_reconfigured",
+                     {{"names", next->acme ? next->acme->names : std::vector<std::string>{}}});
     }
     for (const std::string& warning : next->warnings) {
         logger_.warn("config_warning", {{"detail", warning}});

@@ -62,13 +62,14 @@ bool has_loaded_certificates(const Config& config) {
 
 SharedSslCtx public_tls_context(const Config& config,
                                 std::shared_ptr<SessionTicketKeys> ticket_keys,
-                                std::vector<std::string>* warnings, std::string* error) {
+                                const AcmeTlsInputs& acme, std::vector<std::string>* warnings,
+                                std::string* error) {
     if (has_loaded_certificates(config)) {
         return build_public_tls_context(config.public_certificates, tls_profile(config),
-                                        std::move(ticket_keys), warnings, error);
+                                        std::move(ticket_keys), acme, warnings, error);
     }
     return build_public_tls_context(config.certificates, tls_profile(config),
-                                    std::move(ticket_keys), warnings, error);
+                                    std::move(ticket_keys), acme, warnings, error);
 }
 
 }  // namespace oidcgw

@@ -29,8 +29,10 @@ PublicationSettings publication_settings(const Config& config);
 bool has_loaded_certificates(const Config& config);
 // The public TLS context: from the certificates load_config_file read and checked when there are
 // (each file read once per start or reload), else from the files.
+// `acme`: the ACME certificate and challenges, when tls.acme is set.
 SharedSslCtx public_tls_context(const Config& config,
                                 std::shared_ptr<SessionTicketKeys> ticket_keys,
-                                std::vector<std::string>* warnings, std::string* error);
+                                const AcmeTlsInputs& acme, std::vector<std::string>* warnings,
+                                std::string* error);
 
 }  // namespace oidcgw

@@ -1,5 +1,6 @@
 #include "tls_test_client.h"
 
+#include "common/digest.h"
 #include "common/raii.h"
 
 #include <fcntl.h>
@@ -270,6 +271,12 @@ RawExchange raw_tls_exchange(const RawTlsOptions& options, const std::string& by
         return exchange;
     }
     if (!options.sni.empty()) SSL_set_tlsext_host_name(ssl.get(), options.sni.c_str());
+    if (!options.alpn.empty() &&
+        SSL_set_alpn_protos(ssl.get(), reinterpret_cast<const unsigned char*>(options.alpn.data()),
+                            static_cast<unsigned int>(options.alpn.size())) != 0) {
+        exchange.handshake_error = "SSL_set_alpn_protos: " + openssl_errors();
+        return exchange;
+    }
     if (!options.ca_file.empty()) {
         // Verify the name we asked for; without SNI, the address we dialled (an IP SAN).
         const std::string& expected = options.sni.empty() ? options.host : options.sni;
@@ -296,6 +303,25 @@ RawExchange raw_tls_exchange(const RawTlsOptions& options, const std::string& by
         return exchange;
     }
     exchange.connected = true;
+    const unsigned char* selected = nullptr;
+    unsigned int selected_length = 0;
+    SSL_get0_alpn_selected(handle, &selected, &selected_length);
+    if (selected != nullptr) {
+        exchange.alpn.assign(reinterpret_cast<const char*>(selected), selected_length);
+    }
+    if (X509* peer = SSL_get0_peer_certificate(handle)) {
+        char subject[512];
+        X509_NAME_oneline(X509_get_subject_name(peer), subject, sizeof subject);
+        exchange.peer_subject = subject;
+        unsigned char* der = nullptr;
+        const int length = i2d_X509(peer, &der);
+        if (length > 0) {
+            exchange.peer_certificate_sha256 =
+                sha256_hex(std::string_view(reinterpret_cast<const char*>(der),
+                                            static_cast<std::size_t>(length)));
+        }
+        OPENSSL_free(der);
+    }
 
     if (!bytes.empty()) {
         int written = run_ssl(
@@ -336,6 +362,25 @@ RawExchange raw_tcp_exchange(const std::string& host, std::uint16_t port, const 
     Socket socket = connect_tcp(host, port, deadline, exchange);
     if (socket.get() < 0) return exchange;
     exchange.connected = true;
+    const unsigned char* selected = nullptr;
+    unsigned int selected_length = 0;
+    SSL_get0_alpn_selected(handle, &selected, &selected_length);
+    if (selected != nullptr) {
+        exchange.alpn.assign(reinterpret_cast<const char*>(selected), selected_length);
+    }
+    if (X509* peer = SSL_get0_peer_certificate(handle)) {
+        char subject[512];
+        X509_NAME_oneline(X509_get_subject_name(peer), subject, sizeof subject);
+        exchange.peer_subject = subject;
+        unsigned char* der = nullptr;
+        const int length = i2d_X509(peer, &der);
+        if (length > 0) {
+            exchange.peer_certificate_sha256 =
+                sha256_hex(std::string_view(reinterpret_cast<const char*>(der),
+                                            static_cast<std::size_t>(length)));
+        }
+        OPENSSL_free(der);
+    }
     if (!send_all_plain(socket.get(), bytes, deadline, exchange)) return exchange;
     receive_plain(socket.get(), deadline, exchange);
     return exchange;

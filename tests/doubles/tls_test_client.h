@@ -14,6 +14,9 @@ struct RawExchange {
     std::string received{};         // every byte read before close or timeout
     bool closed_by_peer = false;    // the server closed the connection (clean or not)
     bool timed_out = false;         // the overall deadline passed first
+    std::string alpn{};             // the protocol the server selected, if any
+    std::string peer_subject{};     // the server certificate's subject (one line), if any
+    std::string peer_certificate_sha256{};  // hex digest of the server certificate's DER
 };
 
 struct RawTlsOptions {
@@ -25,6 +28,7 @@ struct RawTlsOptions {
     std::string ca_file{};
     std::chrono::milliseconds deadline{5000};
     int tls_max_version = 0;  // 0 any; else e.g. TLS1_2_VERSION
+    std::string alpn{};       // ALPN offer in wire format (length-prefixed names); empty: none
 };
 
 // Connects, sends `bytes` (in one write), reads until the peer closes or the deadline passes.

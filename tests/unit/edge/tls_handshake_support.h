@@ -81,7 +81,7 @@ class TlsServerContextTest : public ::testing::Test {
         std::string error;
         warnings_.clear();
         SharedSslCtx context = build_public_tls_context(
-            certificates, profile, keys ? keys : ticket_keys_, &warnings_, &error);
+            certificates, profile, keys ? keys : ticket_keys_, {}, &warnings_, &error);
         EXPECT_TRUE(context) << error;
         EXPECT_TRUE(error.empty()) << error;
         return context;
@@ -90,7 +90,7 @@ class TlsServerContextTest : public ::testing::Test {
     std::string build_error(const std::vector<CertificateFiles>& certificates) {
         std::string error;
         warnings_.clear();
-        EXPECT_FALSE(build_public_tls_context(certificates, TlsMinVersion::Tls12, ticket_keys_,
+        EXPECT_FALSE(build_public_tls_context(certificates, TlsMinVersion::Tls12, ticket_keys_, {},
                                               &warnings_, &error));
         EXPECT_FALSE(error.empty());
         return error;

@@ -178,7 +178,8 @@ TEST_F(TlsServerContextTest, BuildsFromLoadedMaterialAndJudgesItsExpiryAtBuildTi
     std::string error;
     std::vector<std::string> warnings;
     SharedSslCtx context =
-        build_public_tls_context(material, TlsMinVersion::Tls12, ticket_keys_, &warnings, &error);
+        build_public_tls_context(material, TlsMinVersion::Tls12, ticket_keys_, {}, &warnings,
+                                 &error);
     ASSERT_TRUE(context) << error;
     EXPECT_EQ(served_for(context.get(), "good.test", /*verify=*/true), "good");
 
@@ -192,7 +193,7 @@ TEST_F(TlsServerContextTest, BuildsFromLoadedMaterialAndJudgesItsExpiryAtBuildTi
     ASSERT_TRUE(stale) << stale.error.message;  // loaded without an expiry check
     const std::vector<std::shared_ptr<const CertificateMaterial>> stale_material{
         std::make_shared<const CertificateMaterial>(std::move(*stale.material))};
-    EXPECT_FALSE(build_public_tls_context(stale_material, TlsMinVersion::Tls12, ticket_keys_,
+    EXPECT_FALSE(build_public_tls_context(stale_material, TlsMinVersion::Tls12, ticket_keys_, {},
                                           &warnings, &error));
     EXPECT_EQ(error.rfind("tls.certificates[0].certificate: ", 0), 0u) << error;
     EXPECT_NE(error.find("UTC (notAfter)"), std::string::npos) << error;
@@ -268,12 +269,13 @@ TEST_F(TlsServerContextTest, RefusesNoCertificateAndMissingTicketKeys) {
     std::string error;
     std::vector<std::string> warnings;
     EXPECT_FALSE(build_public_tls_context(std::vector<CertificateFiles>{}, TlsMinVersion::Tls12,
-                                          ticket_keys_, &warnings, &error));
+                                          ticket_keys_, {}, &warnings, &error));
     EXPECT_EQ(error.rfind("tls.certificates", 0), 0u) << error;
     const IssuedFiles one = issue("one", {"one.test"});
     error.clear();
     EXPECT_FALSE(
-        build_public_tls_context({files(one)}, TlsMinVersion::Tls12, nullptr, &warnings, &error));
+        build_public_tls_context({files(one)}, TlsMinVersion::Tls12, nullptr, {}, &warnings,
+                                 &error));
     EXPECT_FALSE(error.empty());
 }
 
