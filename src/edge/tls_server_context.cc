@@ -8,6 +8,7 @@
 #include "common/utc_time.h"
 
 #include <openssl/err.h>
+#include <openssl/rand.h>
 
 #include <algorithm>
 #include <ctime>
@@ -200,7 +201,13 @@ ChallengeOutcome answer_acme_challenge(SSL* ssl, int* alert, const TlsAlpnChalle
         *alert = SSL_AD_NO_APPLICATION_PROTOCOL;
         return ChallengeOutcome::Refused;
     }
-    static const unsigned char kSessionContext[] = "oidc-gateway acme-tls/1";
+    // A session ID context of its own, random: no later connection can resume this session
+    // (TLS 1.2 caches it by ID), and it resumes nothing made for the configured certificates.
+    unsigned char session_context[16];
+    if (RAND_bytes(session_context, sizeof session_context) != 1) {
+        *alert = SSL_AD_INTERNAL_ERROR;
+        return ChallengeOutcome::Refused;
+    }
     // Any non-null pointer marks the connection; the protocol's name is one that lives for good.
     if (SSL_set_ex_data(ssl, acme_challenge_index(), const_cast<char*>(kAcmeTls1.data())) != 1) {
         *alert = SSL_AD_INTERNAL_ERROR;
@@ -209,7 +216,7 @@ ChallengeOutcome answer_acme_challenge(SSL* ssl, int* alert, const TlsAlpnChalle
     SSL_certs_clear(ssl);  // no configured certificate may be chosen by the signature algorithms
     if (SSL_use_certificate(ssl, answer->certificate.get()) != 1 ||
         SSL_use_PrivateKey(ssl, answer->private_key.get()) != 1 ||
-        SSL_set_session_id_context(ssl, kSessionContext, sizeof kSessionContext - 1) != 1 ||
+        SSL_set_session_id_context(ssl, session_context, sizeof session_context) != 1 ||
         SSL_set_num_tickets(ssl, 0) != 1) {
         ERR_clear_error();
         *alert = SSL_AD_INTERNAL_ERROR;
@@ -498,10 +505,9 @@ SharedSslCtx build_context(std::size_t count, const MaterialSource& material_at,
         if (!accept_certificate(*material, config_key(i), now, &loaded, warnings, error)) {
             return nullptr;
         }
-        auto group = std::find_if(groups.begin() + static_cast<std::ptrdiff_t>(first_configured),
-                                  groups.end(), [&](const auto& members) {
-                                      return members.front().dns_names == loaded.dns_names;
-                                  });
+        auto group = std::find_if(
+            groups.begin() + static_cast<std::ptrdiff_t>(first_configured), groups.end(),
+            [&](const auto& members) { return members.front().dns_names == loaded.dns_names; });
         if (group == groups.end()) {
             groups.emplace_back();
             group = groups.end() - 1;

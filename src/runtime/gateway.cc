@@ -27,8 +27,7 @@ Gateway::Gateway(Logger& logger)
       acme_challenges_(std::make_shared<TlsAlpnChallenges>()),
       ticket_keys_(std::make_shared<SessionTicketKeys>()) {}
 
-std::shared_ptr<AcmeManager> Gateway::make_acme_manager(const Config& config,
-                                                        std::uint64_t* made) {
+std::shared_ptr<AcmeManager> Gateway::make_acme_manager(const Config& config, std::uint64_t* made) {
     const std::uint64_t generation = ++acme_managers_made_;
     *made = generation;
     return std::make_shared<AcmeManager>(
@@ -266,15 +265,13 @@ bool Gateway::start(Config initial, std::string* error) {
     }
     health_handler_ = std::make_unique<HealthRequestHandler>(
         *snapshot_, status_,
-        HealthRequestHandler::Renderers{[this] { return render_metrics(); },
-                                        [this] { return render_status(); },
-                                        [this] { return liveness_->stalled(); },
-                                        &metrics_.counter("oidc_gateway_health_renders_total",
-                                                          "Renders of /metrics and /status (at "
-                                                          "most one each per second)."),
-                                        [this](std::string* reason) {
-                                            return acme_certificate_served(reason);
-                                        }});
+        HealthRequestHandler::Renderers{
+            [this] { return render_metrics(); }, [this] { return render_status(); },
+            [this] { return liveness_->stalled(); },
+            &metrics_.counter("oidc_gateway_health_renders_total",
+                              "Renders of /metrics and /status (at "
+                              "most one each per second)."),
+            [this](std::string* reason) { return acme_certificate_served(reason); }});
     health_admission_ = std::make_unique<AdmissionControl>(health_limits(config->limits));
     health_loop_ = std::make_unique<ServerLoop>(
         "health", deadlines, limits, logger_,

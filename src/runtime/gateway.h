@@ -92,8 +92,7 @@ class Gateway {
     void record_reload(bool ok, const std::string& error);
     // tls.acme: a manager for `config` (not started), and what the TLS context takes from ACME.
     // *generation identifies it; it becomes acme_generation_ when the manager becomes acme_.
-    std::shared_ptr<AcmeManager> make_acme_manager(const Config& config,
-                                                   std::uint64_t* generation);
+    std::shared_ptr<AcmeManager> make_acme_manager(const Config& config, std::uint64_t* generation);
     AcmeTlsInputs acme_inputs(const Config& config,
                               std::shared_ptr<const CertificateMaterial> certificate) const;
     // The ACME thread's callback: the swap runs on the health loop's thread, so the ACME thread

@@ -56,9 +56,8 @@ bool Gateway::reload_with(Config next_config, std::string* error) {
     std::vector<std::string> tls_warnings;
     // tls.acme changed (another CA, other names, ...): a new manager starts from what cache_dir
     // holds for the new names and orders what is missing; an unchanged one carries on.
-    const bool acme_changed =
-        previous->acme != next->acme ||
-        (next->acme.has_value() && previous->cache_dir != next->cache_dir);
+    const bool acme_changed = previous->acme != next->acme ||
+                              (next->acme.has_value() && previous->cache_dir != next->cache_dir);
     std::shared_ptr<AcmeManager> next_acme;
     std::shared_ptr<const CertificateMaterial> next_acme_certificate;
     std::uint64_t next_acme_generation = 0;

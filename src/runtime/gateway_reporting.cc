@@ -253,18 +253,18 @@ std::string Gateway::render_status() const {
         status["certificates"] = certificates;
         if (acme_) {
             const AcmeReport report = acme_->report();
-            status["acme"] = {{"directory_url", report.directory_url},
-                              {"certificates",
-                               nlohmann::ordered_json::array(
-                                   {{{"names", report.names},
-                                     {"state", report.state},
-                                     {"not_after", time_or_null(report.not_after)},
-                                     {"next_renewal", time_or_null(report.next_renewal)},
-                                     {"next_attempt", time_or_null(report.next_attempt)},
-                                     {"last_issued", time_or_null(report.last_issued)},
-                                     {"consecutive_failures", report.consecutive_failures},
-                                     {"last_error", report.last_error},
-                                     {"last_error_type", report.last_error_type}}})}};
+            status["acme"] = {
+                {"directory_url", report.directory_url},
+                {"certificates", nlohmann::ordered_json::array(
+                                     {{{"names", report.names},
+                                       {"state", report.state},
+                                       {"not_after", time_or_null(report.not_after)},
+                                       {"next_renewal", time_or_null(report.next_renewal)},
+                                       {"next_attempt", time_or_null(report.next_attempt)},
+                                       {"last_issued", time_or_null(report.last_issued)},
+                                       {"consecutive_failures", report.consecutive_failures},
+                                       {"last_error", report.last_error},
+                                       {"last_error_type", report.last_error_type}}})}};
         }
         status["last_reload"] = {{"time", time_or_null(last_reload_.time)},
                                  {"result", last_reload_.time == 0 ? "none"

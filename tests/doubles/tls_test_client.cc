@@ -316,9 +316,8 @@ RawExchange raw_tls_exchange(const RawTlsOptions& options, const std::string& by
         unsigned char* der = nullptr;
         const int length = i2d_X509(peer, &der);
         if (length > 0) {
-            exchange.peer_certificate_sha256 =
-                sha256_hex(std::string_view(reinterpret_cast<const char*>(der),
-                                            static_cast<std::size_t>(length)));
+            exchange.peer_certificate_sha256 = sha256_hex(std::string_view(
+                reinterpret_cast<const char*>(der), static_cast<std::size_t>(length)));
         }
         OPENSSL_free(der);
     }
@@ -362,25 +361,6 @@ RawExchange raw_tcp_exchange(const std::string& host, std::uint16_t port, const 
     Socket socket = connect_tcp(host, port, deadline, exchange);
     if (socket.get() < 0) return exchange;
     exchange.connected = true;
-    const unsigned char* selected = nullptr;
-    unsigned int selected_length = 0;
-    SSL_get0_alpn_selected(handle, &selected, &selected_length);
-    if (selected != nullptr) {
-        exchange.alpn.assign(reinterpret_cast<const char*>(selected), selected_length);
-    }
-    if (X509* peer = SSL_get0_peer_certificate(handle)) {
-        char subject[512];
-        X509_NAME_oneline(X509_get_subject_name(peer), subject, sizeof subject);
-        exchange.peer_subject = subject;
-        unsigned char* der = nullptr;
-        const int length = i2d_X509(peer, &der);
-        if (length > 0) {
-            exchange.peer_certificate_sha256 =
-                sha256_hex(std::string_view(reinterpret_cast<const char*>(der),
-                                            static_cast<std::size_t>(length)));
-        }
-        OPENSSL_free(der);
-    }
     if (!send_all_plain(socket.get(), bytes, deadline, exchange)) return exchange;
     receive_plain(socket.get(), deadline, exchange);
     return exchange;

@@ -9,13 +9,13 @@
 namespace oidcgw::testing {
 
 struct RawExchange {
-    bool connected = false;         // TCP + TLS handshake completed
-    std::string handshake_error{};  // when !connected
-    std::string received{};         // every byte read before close or timeout
-    bool closed_by_peer = false;    // the server closed the connection (clean or not)
-    bool timed_out = false;         // the overall deadline passed first
-    std::string alpn{};             // the protocol the server selected, if any
-    std::string peer_subject{};     // the server certificate's subject (one line), if any
+    bool connected = false;                 // TCP + TLS handshake completed
+    std::string handshake_error{};          // when !connected
+    std::string received{};                 // every byte read before close or timeout
+    bool closed_by_peer = false;            // the server closed the connection (clean or not)
+    bool timed_out = false;                 // the overall deadline passed first
+    std::string alpn{};                     // the protocol the server selected, if any
+    std::string peer_subject{};             // the server certificate's subject (one line), if any
     std::string peer_certificate_sha256{};  // hex digest of the server certificate's DER
 };
 

@@ -1,5 +1,6 @@
 #include "pebble_server.h"
 
+#include "common/base64url.h"
 #include "jwt_tools.h"
 
 #include <arpa/inet.h>
@@ -37,7 +38,7 @@ std::string random_mac_key() {
     if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
         throw std::runtime_error("RAND_bytes failed");
     }
-    return base64url_encode(
+    return encode_base64url(
         std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
@@ -118,7 +119,9 @@ PebbleServer::PebbleServer(std::string work_dir, PebbleOptions options)
                                  loopback(dns_port_), "-strict"},
         process_log_path("pebble"),
         std::vector<std::string>{
-            "PEBBLE_VA_NOSLEEP=1",
+            // Sleeping, the VA waits up to 3 s before each of its connections: a window in which
+            // a test sees the challenge pending.
+            options_.validation_sleeps ? "PEBBLE_VA_SLEEPTIME=3" : "PEBBLE_VA_NOSLEEP=1",
             "PEBBLE_WFE_NONCEREJECT=" + std::to_string(options_.nonce_reject_percent),
             "PEBBLE_AUTHZREUSE=" + std::to_string(options_.authz_reuse_percent)});
 }

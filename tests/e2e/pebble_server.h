@@ -26,6 +26,8 @@ struct PebbleOptions {
     std::chrono::seconds certificate_validity{0};
     int nonce_reject_percent = 5;  // PEBBLE_WFE_NONCEREJECT (pebble's default is 5)
     int authz_reuse_percent = 0;   // PEBBLE_AUTHZREUSE; 0 so every order validates anew
+    // false: PEBBLE_VA_NOSLEEP; true: the VA sleeps 0-3 s before each validation connection.
+    bool validation_sleeps = false;
     // newAccount then requires a binding made with eab_key_id() and eab_mac_key().
     bool external_account_binding_required = false;
 };

@@ -177,9 +177,8 @@ TEST_F(TlsServerContextTest, BuildsFromLoadedMaterialAndJudgesItsExpiryAtBuildTi
         std::make_shared<const CertificateMaterial>(std::move(*loaded.material))};
     std::string error;
     std::vector<std::string> warnings;
-    SharedSslCtx context =
-        build_public_tls_context(material, TlsMinVersion::Tls12, ticket_keys_, {}, &warnings,
-                                 &error);
+    SharedSslCtx context = build_public_tls_context(material, TlsMinVersion::Tls12, ticket_keys_,
+                                                    {}, &warnings, &error);
     ASSERT_TRUE(context) << error;
     EXPECT_EQ(served_for(context.get(), "good.test", /*verify=*/true), "good");
 
@@ -273,9 +272,8 @@ TEST_F(TlsServerContextTest, RefusesNoCertificateAndMissingTicketKeys) {
     EXPECT_EQ(error.rfind("tls.certificates", 0), 0u) << error;
     const IssuedFiles one = issue("one", {"one.test"});
     error.clear();
-    EXPECT_FALSE(
-        build_public_tls_context({files(one)}, TlsMinVersion::Tls12, nullptr, {}, &warnings,
-                                 &error));
+    EXPECT_FALSE(build_public_tls_context({files(one)}, TlsMinVersion::Tls12, nullptr, {},
+                                          &warnings, &error));
     EXPECT_FALSE(error.empty());
 }
 
