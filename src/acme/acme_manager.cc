@@ -61,6 +61,19 @@ AcmeManager::AcmeManager(AcmeConfig config, std::string cache_dir,
       random_(std::random_device{}()) {
     report_.names = config_.names;
     report_.directory_url = config_.directory_url;
+    // Read now, while the files the configuration names are readable (at start, before the
+    // privilege drop); afterwards the ACME thread touches nothing outside cache_dir/acme.
+    ca_pem_ = read_ca(config_);
+    if (const auto& binding = config_.external_account_binding) {
+        std::string error;
+        std::optional<std::string> mac =
+            read_external_account_mac_key(binding->hmac_key_file, &error);
+        if (mac) {
+            eab_mac_key_ = std::move(*mac);
+        } else {
+            credentials_error_ = "external_account_binding: " + error;
+        }
+    }
     // Both series exist from the start, so a rate over them is defined before the first order.
     for (const char* result : {"success", "failure"}) {
         metrics_.counter("oidc_gateway_acme_orders_total", "ACME certificate orders, by result.",
@@ -218,7 +231,6 @@ void AcmeManager::record_failure(const std::string& error, const std::string& ty
 
 bool AcmeManager::prepare_account(std::string* error) {
     if (account_key_) return true;
-    if (!files_.ensure_directory(error)) return false;
     bool missing = false;
     account_key_ = files_.load_account_key(&missing, error);
     if (!account_key_ && !missing) {
@@ -240,19 +252,17 @@ bool AcmeManager::prepare_account(std::string* error) {
 }
 
 std::optional<AcmeClientSettings> AcmeManager::client_settings(std::string* error) const {
+    if (!credentials_error_.empty()) {
+        *error = credentials_error_;
+        return std::nullopt;
+    }
     AcmeClientSettings settings;
     settings.directory_url = config_.directory_url;
     settings.contact = config_.contact;
-    settings.http.ca_pem = read_ca(config_);
+    settings.http.ca_pem = ca_pem_;
     if (const auto& binding = config_.external_account_binding) {
         settings.eab_key_id = binding->key_id;
-        std::optional<std::string> mac =
-            read_external_account_mac_key(binding->hmac_key_file, error);
-        if (!mac) {
-            *error = "external_account_binding: " + *error;
-            return std::nullopt;
-        }
-        settings.eab_mac_key = std::move(*mac);
+        settings.eab_mac_key = eab_mac_key_;
     }
     return settings;
 }
@@ -302,7 +312,7 @@ void AcmeManager::consult_renewal_info() {
 
 bool AcmeManager::order_once() {
     std::string error;
-    if (!prepare_account(&error)) {
+    if (!files_.ensure_directory(&error)) {
         record_failure(error, "", seconds(0));
         return false;
     }
@@ -335,6 +345,11 @@ bool AcmeManager::order_once() {
     }
     set_state("ordering");
     if (adopt_newer_from_disk()) return true;
+    // Under the lock: gateways sharing cache_dir make one account key between them.
+    if (!prepare_account(&error)) {
+        record_failure(error, "", seconds(0));
+        return false;
+    }
 
     std::optional<AcmeClientSettings> settings = client_settings(&error);
     if (!settings) {

@@ -2,75 +2,10 @@
 // (Debian's pebble, tests/e2e/pebble_server.h) and proves its name with TLS-ALPN-01 on its own
 // public port; then restarts, renewals, an unreachable or refusing CA, validators' handshakes
 // and tampered files.
-#include "gateway_fixture.h"
-#include "pebble_server.h"
-
-#include <cstdlib>
+#include "acme_fixture.h"
 
 namespace oidcgw::testing {
 namespace {
-
-const std::string kAcmeAlpn = std::string("\x0a") + "acme-tls/1";
-
-class AcmeE2E : public GatewayE2E {
-  protected:
-    void SetUp() override {
-        GatewayE2E::SetUp();
-        ::setenv("OIDCGW_TEST_ACME_FIRST_RETRY_MS", "500", 1);
-        std::filesystem::create_directories(dir_.file("pebble"));
-    }
-
-    void start_pebble(PebbleOptions options = {}) {
-        options.validation_port = public_port_;
-        pebble_ = std::make_unique<PebbleServer>(dir_.file("pebble"), options);
-        pebble_->start();
-        root_file_ = dir_.file("pebble-root.pem");
-        write_file(root_file_, pebble_->root_pem());
-    }
-
-    nlohmann::json acme_config(nlohmann::json acme = nlohmann::json::object()) {
-        nlohmann::json config = base_config({nomad_->base_url()});
-        acme["directory_url"] = acme.value("directory_url", pebble_->directory_url());
-        acme["terms_of_service_agreed"] = true;
-        acme["ca"] = pebble_->https_ca_file();
-        acme["contact"] = {"mailto:ops@oidc.test"};
-        config["tls"] = {{"acme", acme}};
-        return config;
-    }
-
-    // A request to the gateway verified against pebble's issuing root (not the test PKI's).
-    HttpResponse acme_get(const std::string& path) {
-        HttpRequestOptions options;
-        options.ca_file = root_file_;
-        options.resolve =
-            std::string(kPublicHost) + ":" + std::to_string(public_port_) + ":127.0.0.1";
-        return http_request(public_url(path), options);
-    }
-
-    RawExchange handshake(const std::string& alpn, const std::string& bytes = "") {
-        RawTlsOptions options;
-        options.port = public_port_;
-        options.sni = kPublicHost;
-        options.alpn = alpn;
-        options.deadline = 3s;
-        return raw_tls_exchange(options, bytes);
-    }
-
-    nlohmann::json acme_status() {
-        const HttpResponse status = health("/status");
-        if (status.status != 200) return nlohmann::json::object();
-        const auto document = nlohmann::json::parse(status.body, nullptr, false);
-        if (!document.is_object() || !document.contains("acme")) return nlohmann::json::object();
-        return document["acme"]["certificates"][0];
-    }
-
-    std::string kept_certificate() { return read_file(cache_dir() + "/acme/certificate.pem"); }
-
-    bool wait_acme_ready(std::chrono::milliseconds timeout = 60s) { return wait_ready(timeout); }
-
-    std::unique_ptr<PebbleServer> pebble_;
-    std::string root_file_;
-};
 
 TEST_F(AcmeE2E, AGatewayWithOnlyAcmeGetsItsCertificateAndRelyingPartiesVerifyThroughIt) {
     start_pebble();
