@@ -1,5 +1,6 @@
-// libFuzzer target for the server_name extension parser: its input is the body of a ClientHello
-// extension, bytes from the internet, read before any certificate is chosen. Whatever they are,
+// libFuzzer target for the ClientHello extension readers that run before any certificate is
+// chosen: the server_name one and the ALPN one that spots a TLS-ALPN-01 validator. Their input is
+// the body of a ClientHello extension, bytes from the internet. Whatever they are,
 // the parser stays inside them and returns a host name only as RFC 6066 frames it: the list's
 // length covers the rest exactly, the name is the first host_name entry, whole, non-empty, at most
 // 255 bytes and free of NUL. Checked against a second, plainly written reading of the same bytes.
@@ -43,6 +44,28 @@ std::optional<std::string> reference_reading(const std::uint8_t* data, std::size
     return std::nullopt;
 }
 
+// RFC 7301's ProtocolNameList, read plainly: how it offers "acme-tls/1".
+AcmeAlpnOffer reference_alpn_offer(const std::uint8_t* data, std::size_t size) {
+    if (size < 2) return AcmeAlpnOffer::Malformed;
+    const std::size_t list_length = static_cast<std::size_t>(data[0]) << 8 | data[1];
+    if (list_length != size - 2 || list_length == 0) return AcmeAlpnOffer::Malformed;
+    bool acme = false;
+    bool others = false;
+    for (std::size_t at = 2; at < size;) {
+        const std::size_t length = data[at++];
+        if (length == 0 || at + length > size) return AcmeAlpnOffer::Malformed;
+        const std::string name(reinterpret_cast<const char*>(data + at), length);
+        if (name == "acme-tls/1") {
+            acme = true;
+        } else {
+            others = true;
+        }
+        at += length;
+    }
+    if (!acme) return AcmeAlpnOffer::NotOffered;
+    return others ? AcmeAlpnOffer::AmongOthers : AcmeAlpnOffer::Only;
+}
+
 }  // namespace
 }  // namespace oidcgw
 
@@ -56,5 +79,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check(name->find('\0') == std::string::npos);
         check(input.find(*name) != std::string_view::npos);
     }
+    check(acme_alpn_offer(input) == reference_alpn_offer(data, size));
     return 0;
 }
