@@ -96,6 +96,33 @@ TEST_F(AcmeE2E, GatewaysSharingACacheDirOrderOnceAndServeTheSameCertificate) {
     second.stop();
 }
 
+TEST_F(AcmeE2E, ACaThatRequiresExternalAccountBindingGetsItFromTheKeyFile) {
+    PebbleOptions options;
+    options.external_account_binding_required = true;
+    start_pebble(options);
+    // Without the binding: refused before any account is made, with the reason.
+    start_gateway_with(acme_config());
+    ASSERT_TRUE(
+        wait_until([&] { return acme_status().value("consecutive_failures", 0) >= 1; }, 20s))
+        << gateway_->log();
+    EXPECT_NE(acme_status().value("last_error", "").find("external account binding"),
+              std::string::npos)
+        << acme_status().dump();
+    gateway_->stop();
+
+    // With it (the MAC key as the CA hands it out, in a file): the account is bound.
+    const std::string key_file = dir_.file("eab.key");
+    write_file(key_file, pebble_->eab_mac_key() + "\n");
+    nlohmann::json acme;
+    acme["external_account_binding"] = {{"key_id", pebble_->eab_key_id()},
+                                        {"hmac_key_file", key_file}};
+    start_gateway_with(acme_config(acme));
+    ASSERT_TRUE(wait_acme_ready()) << gateway_->log() << pebble_->log();
+    EXPECT_EQ(acme_get("/.well-known/openid-configuration").status, 200);
+    EXPECT_NE(pebble_->log().find("Successful newAccount Binding"), std::string::npos)
+        << pebble_->log();
+}
+
 TEST_F(AcmeE2E, TheAcmeClientWorksAfterThePrivilegeDropUnderTheSandbox) {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root to run the gateway as nobody";
     const passwd* nobody = ::getpwnam("nobody");
