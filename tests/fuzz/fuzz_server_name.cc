@@ -4,7 +4,7 @@
 // the parser stays inside them and returns a host name only as RFC 6066 frames it: the list's
 // length covers the rest exactly, the name is the first host_name entry, whole, non-empty, at most
 // 255 bytes and free of NUL. Checked against a second, plainly written reading of the same bytes.
-#include "edge/tls_server_context.h"
+#include "edge/client_hello.h"
 
 #include <openssl/tls1.h>
 
