@@ -304,7 +304,8 @@ bool ServerLoop::process_buffered(Connection& connection, std::string_view buffe
         connection.head_started = false;
         if (!keep_alive) {
             connection.close_after_write = true;
-            if (*used < buffer.size()) connection.linger_on_close = true;
+            // Unread bytes, or a body still to come, would turn the close into a reset.
+            if (*used < buffer.size() || request.has_body) connection.linger_on_close = true;
             *used = buffer.size();
         }
     }

@@ -386,13 +386,22 @@ class HeadParser {
                         return fail(400, "Content-Length is not a number");
                     }
                     if (value.find_first_not_of('0') != std::string_view::npos) {
-                        return fail(400, "request body not accepted");
+                        // GET, HEAD and OPTIONS carry no body here; another method is answered
+                        // 405 without its body ever being read (finish()).
+                        if (request.method != Method::Other) {
+                            return fail(400, "request body not accepted");
+                        }
+                        body_announced_ = true;
                     }
                 }
                 break;
             case 17:
                 if (equals_ignoring_case(name, "transfer-encoding")) {
-                    return fail(400, "Transfer-Encoding not accepted");
+                    if (request.method != Method::Other || transfer_encoding_seen_) {
+                        return fail(400, "Transfer-Encoding not accepted");
+                    }
+                    transfer_encoding_seen_ = true;
+                    body_announced_ = true;
                 }
                 if (equals_ignoring_case(name, "if-modified-since")) {
                     ++if_modified_since_count_;
@@ -431,11 +440,17 @@ class HeadParser {
             fail(400, "missing Host header");
             return;
         }
-        if (expect_seen_) {
+        Request& request = result_.request;
+        // Both framings at once is how requests are smuggled past a proxy: never guessed at.
+        if (content_length_seen_ && transfer_encoding_seen_) {
+            fail(400, "both Content-Length and Transfer-Encoding");
+            return;
+        }
+        // A method the gateway does not serve gets its 405 at once, without a 100 Continue.
+        if (expect_seen_ && request.method != Method::Other) {
             fail(417, "Expect header not supported");
             return;
         }
-        Request& request = result_.request;
         // A repeated conditional header is ambiguous; serving unconditionally is always correct.
         request.has_if_none_match = if_none_match_count_ == 1;
         if (!request.has_if_none_match) request.if_none_match = {};
@@ -446,6 +461,9 @@ class HeadParser {
         } else {
             request.keep_alive = request.version == HttpVersion::Http11 || connection_keep_alive_;
         }
+        // The body is never read: the answer closes the connection, lingering over the body.
+        request.has_body = body_announced_;
+        if (request.has_body) request.keep_alive = false;
         result_.status = ParseStatus::Complete;
         result_.consumed = pos_;  // just past the final CRLF
     }
@@ -461,6 +479,8 @@ class HeadParser {
     ParseResult result_;
     bool host_seen_ = false;
     bool content_length_seen_ = false;
+    bool transfer_encoding_seen_ = false;
+    bool body_announced_ = false;  // a non-zero Content-Length or a Transfer-Encoding
     bool expect_seen_ = false;
     bool connection_close_ = false;
     bool connection_keep_alive_ = false;

@@ -25,7 +25,11 @@ struct Request {
     std::string_view query;         // after '?', empty when none
     HttpVersion version = HttpVersion::Http11;
     std::string_view host;   // the single Host header value, OWS trimmed
-    bool keep_alive = true;  // from version and Connection tokens
+    bool keep_alive = true;  // from version and Connection tokens; false with a body
+    // A method other than GET, HEAD and OPTIONS announced a body (Content-Length above zero, or
+    // Transfer-Encoding). It is never read: such a request is answered (405 or 404) and the
+    // connection closes, lingering over the body. GET, HEAD and OPTIONS with a body are a 400.
+    bool has_body = false;
     bool has_if_none_match = false;
     std::string_view if_none_match;  // value of the If-None-Match header (when exactly one)
     bool has_if_modified_since = false;

@@ -27,11 +27,13 @@ class AcmeE2E : public GatewayE2E {
         write_file(root_file_, pebble_->root_pem());
     }
 
+    // The test configuration with `acme` as tls.acme (and no tls.certificates); the directory and
+    // its CA default to pebble's.
     nlohmann::json acme_config(nlohmann::json acme = nlohmann::json::object()) {
         nlohmann::json config = base_config({nomad_->base_url()});
-        acme["directory_url"] = acme.value("directory_url", pebble_->directory_url());
+        if (!acme.contains("directory_url")) acme["directory_url"] = pebble_->directory_url();
+        if (!acme.contains("ca")) acme["ca"] = pebble_->https_ca_file();
         acme["terms_of_service_agreed"] = true;
-        acme["ca"] = pebble_->https_ca_file();
         acme["contact"] = {"mailto:ops@oidc.test"};
         config["tls"] = {{"acme", acme}};
         return config;

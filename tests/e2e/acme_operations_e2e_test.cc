@@ -1,6 +1,9 @@
 // ACME as operators run it: a reload that changes tls.acme, gateways sharing one cache_dir, and
 // the ACME client after the privilege drop.
+#include "acme/renewal_info.h"
 #include "acme_fixture.h"
+#include "common/certificate_chain.h"
+#include "common/utc_time.h"
 
 #include <pwd.h>
 #include <signal.h>
@@ -121,6 +124,76 @@ TEST_F(AcmeE2E, ACaThatRequiresExternalAccountBindingGetsItFromTheKeyFile) {
     EXPECT_EQ(acme_get("/.well-known/openid-configuration").status, 200);
     EXPECT_NE(pebble_->log().find("Successful newAccount Binding"), std::string::npos)
         << pebble_->log();
+}
+
+// Debian's pebble (2.4.0) has no ARI, so a fake CA serves the directory and the renewalInfo
+// answers here (over HTTPS, verified like any CA).
+TEST_F(AcmeE2E, AnAriWindowFromTheCaSetsTheRenewalTime) {
+    FakeNomadOptions options;
+    options.certificate_file = nomad_server_.certificate;
+    options.private_key_file = nomad_server_.private_key;
+    FakeNomad ca(options);
+    ca.start();
+    const std::string base = ca.base_url();
+    ca.set_document("/directory", nlohmann::json({{"newNonce", base + "/nonce"},
+                                                  {"newAccount", base + "/account"},
+                                                  {"newOrder", base + "/order"},
+                                                  {"renewalInfo", base + "/ari"}})
+                                      .dump());
+    // A certificate kept from before: 30 days left, so without ARI it is renewed in 20 days.
+    const IssuedFiles kept = public_pki_->issue({.common_name = "kept",
+                                                 .dns_names = {kPublicHost},
+                                                 .ip_addresses = {},
+                                                 .include_intermediate = true});
+    const std::string acme_dir = cache_dir() + "/acme";
+    ::mkdir(acme_dir.c_str(), 0700);
+    write_file(acme_dir + "/certificate.pem", read_file(kept.certificate));
+    write_file(acme_dir + "/certificate.key", read_file(kept.private_key));
+    std::string error;
+    const auto chain = load_certificate_chain(kept.certificate, &error);
+    ASSERT_FALSE(chain.empty()) << error;
+    const std::optional<std::string> certificate_id = ari_certificate_id(chain.front().get());
+    ASSERT_TRUE(certificate_id);
+    const auto window_answer = [&](std::time_t start, std::time_t end) {
+        ca.set_response(
+            "/ari/" + *certificate_id,
+            FakeResponse{
+                200,
+                nlohmann::json({{"suggestedWindow",
+                                 {{"start", utc_iso8601(start)}, {"end", utc_iso8601(end)}}}})
+                    .dump(),
+                "application/json",
+                {{"Retry-After", "21600"}}});
+    };
+    nlohmann::json acme;
+    acme["directory_url"] = base + "/directory";
+    acme["ca"] = nomad_pki_->ca_file();
+
+    // A window five days out: the renewal is set inside it, nothing is ordered now.
+    const std::time_t now = std::time(nullptr);
+    window_answer(now + 5 * 86400, now + 6 * 86400);
+    start_gateway_with(acme_config(acme));
+    ASSERT_TRUE(wait_ready(10s)) << gateway_->log();
+    ASSERT_TRUE(wait_until([&] { return log_count("acme_renewal_window") >= 1; }, 10s))
+        << gateway_->log();
+    const nlohmann::json scheduled = acme_status();
+    ASSERT_TRUE(scheduled.contains("next_renewal") && scheduled["next_renewal"].is_string())
+        << scheduled.dump();
+    const std::string next = scheduled["next_renewal"];
+    EXPECT_GE(next, utc_iso8601(now + 5 * 86400)) << acme_status().dump();
+    EXPECT_LE(next, utc_iso8601(now + 6 * 86400)) << acme_status().dump();
+    EXPECT_EQ(log_count("acme_order_failed"), 0u) << gateway_->log();
+    gateway_->stop();
+
+    // A window already open: renewed at once (the fake CA then refuses the order, and the kept
+    // certificate keeps being served).
+    window_answer(now - 7200, now - 3600);
+    start_gateway_with(acme_config(acme));
+    ASSERT_TRUE(wait_until([&] { return log_count("acme_order_failed") >= 1; }, 20s))
+        << gateway_->log();
+    EXPECT_EQ(log_count("acme_renewal_window"), 2u) << gateway_->log();
+    EXPECT_EQ(health("/readyz").status, 200);
+    ca.stop();
 }
 
 TEST_F(AcmeE2E, TheAcmeClientWorksAfterThePrivilegeDropUnderTheSandbox) {

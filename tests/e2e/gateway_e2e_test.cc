@@ -158,6 +158,48 @@ TEST_F(GatewayE2E, MalformedRequestsGetSmallFixedErrorsAndTheConnectionEnds) {
     }
 }
 
+TEST_F(GatewayE2E, AnotherMethodWithABodyGets405AndTheBodyIsNeverRead) {
+    start_gateway({nomad_->base_url()});
+    ASSERT_TRUE(wait_ready()) << gateway_->log();
+    const std::string host = "Host: " + host_header() + "\r\n";
+    // The body holds a whole GET: were it read as a request, a JWKS would come back.
+    const std::string smuggled = "GET /.well-known/jwks.json HTTP/1.1\r\n" + host + "\r\n";
+    struct Case {
+        std::string request;
+        std::string status_line;
+    };
+    const std::vector<Case> cases = {
+        {"POST /.well-known/jwks.json HTTP/1.1\r\n" + host +
+             "Content-Length: " + std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled,
+         "HTTP/1.1 405 "},
+        {"PUT /.well-known/openid-configuration HTTP/1.1\r\n" + host +
+             "Transfer-Encoding: chunked\r\n\r\n" + smuggled,
+         "HTTP/1.1 405 "},
+        {"POST /.well-known/jwks.json HTTP/1.1\r\n" + host +
+             "Expect: 100-continue\r\nContent-Length: 100000\r\n\r\n",
+         "HTTP/1.1 405 "},
+        {"POST /elsewhere HTTP/1.1\r\n" + host + "Content-Length: 5\r\n\r\nhello", "HTTP/1.1 404 "},
+    };
+    for (const Case& test : cases) {
+        const RawExchange exchange = raw(test.request);
+        ASSERT_TRUE(exchange.connected) << exchange.handshake_error;
+        EXPECT_EQ(exchange.received.rfind(test.status_line, 0), 0u)
+            << "request: " << test.request.substr(0, 80) << "\nreceived: " << exchange.received;
+        if (test.status_line == "HTTP/1.1 405 ") {
+            EXPECT_NE(exchange.received.find("Allow: GET, HEAD, OPTIONS\r\n"), std::string::npos)
+                << exchange.received;
+        }
+        EXPECT_NE(exchange.received.find("Connection: close\r\n"), std::string::npos)
+            << exchange.received;
+        EXPECT_EQ(exchange.received.find("HTTP/1.1", 1), std::string::npos)  // one answer only
+            << exchange.received;
+        EXPECT_EQ(exchange.received.find("100 Continue"), std::string::npos);
+        EXPECT_EQ(exchange.received.find("\"keys\""), std::string::npos);
+        EXPECT_TRUE(exchange.closed_by_peer);
+        EXPECT_FALSE(exchange.timed_out);
+    }
+}
+
 TEST_F(GatewayE2E, KeepAliveAndPipelining) {
     start_gateway({nomad_->base_url()});
     ASSERT_TRUE(wait_ready()) << gateway_->log();

@@ -32,8 +32,8 @@ bool same_outcome(const ParseResult& a, const ParseResult& b) {
     const Request& y = b.request;
     return x.method == y.method && x.method_token == y.method_token && x.target == y.target &&
            x.path == y.path && x.query == y.query && x.version == y.version && x.host == y.host &&
-           x.keep_alive == y.keep_alive && x.has_if_none_match == y.has_if_none_match &&
-           x.if_none_match == y.if_none_match &&
+           x.keep_alive == y.keep_alive && x.has_body == y.has_body &&
+           x.has_if_none_match == y.has_if_none_match && x.if_none_match == y.if_none_match &&
            x.has_if_modified_since == y.has_if_modified_since &&
            x.if_modified_since == y.if_modified_since;
 }
@@ -93,6 +93,9 @@ void check_complete(std::string_view input, const ParseResult& result,
                                                         : Method::Other;
     check(request.method == expected_method);
     check(!request.host.empty());
+    // Only a method the gateway does not serve may announce a body, and never keeps the
+    // connection: its body is not read.
+    if (request.has_body) check(request.method == Method::Other && !request.keep_alive);
     if (!request.has_if_none_match) check(request.if_none_match.empty());
     if (!request.has_if_modified_since) check(request.if_modified_since.empty());
 }

@@ -187,8 +187,9 @@ TEST(ParseConfig, UnknownKeysAtEveryLevel) {
                   c["access_log"] = {{"enable", true}};
               }),
               "access_log.enable: unknown key (known: enabled, max_per_second)");
-    EXPECT_EQ(error_after([](json& c) { c["tls"]["protocols"] = "TLSv1.3"; }),
-              "tls.protocols: unknown key (known: acme, certificates, min_version, session_resumption)");
+    EXPECT_EQ(
+        error_after([](json& c) { c["tls"]["protocols"] = "TLSv1.3"; }),
+        "tls.protocols: unknown key (known: acme, certificates, min_version, session_resumption)");
     EXPECT_EQ(error_after([](json& c) { c["tls"]["certificates"][0]["chain"] = "/x"; }),
               "tls.certificates[0].chain: unknown key (known: certificate, private_key)");
     EXPECT_EQ(error_after([](json& c) { c["issuers"][0]["jwks"] = "/x"; }),
