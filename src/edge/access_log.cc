@@ -71,6 +71,7 @@ void AccessLog::record(const AccessRecord& record) {
                              {"status", record.status},
                              {"bytes", record.bytes},
                              {"issuer", std::string(record.issuer)}};
+    if (!record.reason.empty()) fields["reason"] = std::string(record.reason);
     if (method.size() < record.method.size()) fields["method_truncated"] = true;
     if (path.size() < record.path.size()) fields["path_truncated"] = true;
     logger_.info("access", fields);

@@ -21,6 +21,9 @@ struct AccessRecord {
     int status = 0;
     std::size_t bytes = 0;    // body bytes sent
     std::string_view issuer;  // the issuer URL served, "" when none matched
+    // For a request the parser refused (400, 414, 417, 431, 505): its fixed reason, e.g. "bare
+    // LF in head"; "" otherwise. Method and path are then what was read before the refusal.
+    std::string_view reason{};
 };
 
 class AccessLog {

@@ -286,7 +286,7 @@ bool ServerLoop::process_buffered(Connection& connection, std::string_view buffe
         const ParseResult parsed = parse_request(buffer.substr(*used), limits_);
         if (parsed.status == ParseStatus::Incomplete) break;
         if (parsed.status == ParseStatus::Error) {
-            connection.handler->respond_to_parse_error(parsed.error_status, clock_.now(),
+            connection.handler->respond_to_parse_error(parsed, clock_.now(), connection.client,
                                                        output_scratch_);
             connection.close_after_write = true;
             connection.linger_on_close = true;

@@ -47,16 +47,24 @@ bool PublicRequestHandler::respond(const Request& request, std::string_view date
     if (access_log_.enabled()) {
         access_log_.record(AccessRecord{
             client, request.method_token, request.target, info.status, info.body_bytes,
-            info.slot != nullptr ? std::string_view(info.slot->issuer.text) : std::string_view()});
+            info.slot != nullptr ? std::string_view(info.slot->issuer.text) : std::string_view(),
+            std::string_view()});
     }
     return keep_alive;
 }
 
-void PublicRequestHandler::respond_to_parse_error(int status, std::string_view date,
-                                                  std::string& out) {
-    respond_to_public_parse_error(status, date, out);
+void PublicRequestHandler::respond_to_parse_error(const ParseResult& refused, std::string_view date,
+                                                  std::string_view client, std::string& out) {
+    const std::size_t body_bytes = respond_to_public_parse_error(refused.error_status, date, out);
     reader_.current();  // keeps the counter cache's generation in step
-    count(nullptr, kNone, status);
+    count(nullptr, kNone, refused.error_status);
+    // The lines a defender wants most: the method and target only as far as they were read,
+    // escaped and cut by the logger and the access log like any other.
+    if (access_log_.enabled()) {
+        access_log_.record(AccessRecord{client, refused.request.method_token,
+                                        refused.request.target, refused.error_status, body_bytes,
+                                        std::string_view(), refused.error_reason});
+    }
 }
 
 }  // namespace oidcgw

@@ -23,7 +23,9 @@ class PublicRequestHandler final : public RequestHandler {
         : reader_(snapshot), metrics_(metrics), access_log_(access_log) {}
     bool respond(const Request& request, std::string_view date, std::string_view client,
                  std::string& out) override;
-    void respond_to_parse_error(int status, std::string_view date, std::string& out) override;
+    // Answers and counts the refusal; with the access log on, logs it with the parser's reason.
+    void respond_to_parse_error(const ParseResult& refused, std::string_view date,
+                                std::string_view client, std::string& out) override;
 
   private:
     struct CounterKey {

@@ -130,8 +130,9 @@ bool respond_to_public_request(const Publication& publication, const Request& re
     return keep_alive;
 }
 
-void respond_to_public_parse_error(int status, std::string_view date, std::string& out) {
+std::size_t respond_to_public_parse_error(int status, std::string_view date, std::string& out) {
     append_error(out, status, date, false);
+    return error_body(status).size();
 }
 
 }  // namespace oidcgw

@@ -23,7 +23,8 @@ bool respond_to_public_request(const Publication& publication, const Request& re
                                PublicResponseInfo* info = nullptr);
 
 // For requests the parser refused (400, 414, 417, 431, 505): a fixed body, then close.
-void respond_to_public_parse_error(int status, std::string_view date, std::string& out);
+// Returns the bytes of the error's body (for the access log).
+std::size_t respond_to_public_parse_error(int status, std::string_view date, std::string& out);
 
 // If-None-Match evaluation (RFC 9110 13.1.2, weak comparison): "*" or any listed tag matches.
 bool if_none_match_matches(std::string_view header_value, std::string_view etag);

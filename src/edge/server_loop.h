@@ -34,7 +34,10 @@ class RequestHandler {
     virtual bool respond(const Request& request, std::string_view date, std::string_view client,
                          std::string& out) = 0;
     // Appends the response for a request the parser refused (the connection then closes).
-    virtual void respond_to_parse_error(int status, std::string_view date, std::string& out) = 0;
+    // `refused` is the parser's answer: its status and reason, and the method and target when
+    // the request line was read before the refusal (views into the connection's buffer).
+    virtual void respond_to_parse_error(const ParseResult& refused, std::string_view date,
+                                        std::string_view client, std::string& out) = 0;
 };
 
 // Counters shared by every loop of one side (owned by the metrics registry); may be null.

@@ -103,11 +103,11 @@ bool HealthRequestHandler::respond(const Request& request, std::string_view date
     return response.keep_alive;
 }
 
-void HealthRequestHandler::respond_to_parse_error(int status, std::string_view date,
-                                                  std::string& out) {
+void HealthRequestHandler::respond_to_parse_error(const ParseResult& refused, std::string_view date,
+                                                  std::string_view /*client*/, std::string& out) {
     SimpleResponse response;
-    response.status = status;
-    response.body = status_reason(status);
+    response.status = refused.error_status;
+    response.body = status_reason(refused.error_status);
     append_simple_response(out, response, date);
 }
 

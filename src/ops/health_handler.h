@@ -36,7 +36,8 @@ class HealthRequestHandler final : public RequestHandler {
         : snapshot_(snapshot), status_(status), renderers_(std::move(renderers)) {}
     bool respond(const Request& request, std::string_view date, std::string_view client,
                  std::string& out) override;
-    void respond_to_parse_error(int status, std::string_view date, std::string& out) override;
+    void respond_to_parse_error(const ParseResult& refused, std::string_view date,
+                                std::string_view client, std::string& out) override;
 
     // The /readyz verdict and its text.
     bool ready(std::string* explanation) const;

@@ -329,6 +329,48 @@ TEST_F(OperationsE2E, AccessLogInLogfmtWhenEnabled) {
     EXPECT_EQ(log.find("{\"time\""), std::string::npos);  // no JSON lines in logfmt mode
 }
 
+TEST_F(OperationsE2E, RefusedRequestsAreAccessLoggedWithTheParsersReason) {
+    nlohmann::json config = base_config({nomad_->base_url()});
+    config["access_log"] = {{"enabled", true}, {"max_per_second", 1000}};
+    start_gateway_with(config);
+    ASSERT_TRUE(wait_ready()) << gateway_->log();
+    const std::string host = "Host: " + host_header() + "\r\n";
+    EXPECT_EQ(raw("GET /.well-known/jwks.json?x=1 HTTP/1.1\r\n" + host + "nocolonhere\r\n\r\n")
+                  .received.rfind("HTTP/1.1 400 ", 0),
+              0u);
+    EXPECT_EQ(raw("GET /v2 HTTP/2.0\r\n" + host + "\r\n").received.rfind("HTTP/1.1 505 ", 0), 0u);
+    EXPECT_EQ(raw("GET /" + std::string(5000, 'a') + " HTTP/1.1\r\n" + host + "\r\n")
+                  .received.rfind("HTTP/1.1 414 ", 0),
+              0u);
+    std::vector<nlohmann::json> refused;
+    ASSERT_TRUE(wait_until(
+        [&] {
+            refused.clear();
+            std::istringstream lines(gateway_->log());
+            for (std::string line; std::getline(lines, line);) {
+                const auto entry = nlohmann::json::parse(line, nullptr, false);
+                if (entry.is_object() && entry.value("event", "") == "access" &&
+                    entry.value("status", 0) >= 400) {
+                    refused.push_back(entry);
+                }
+            }
+            return refused.size() >= 3;
+        },
+        5s))
+        << gateway_->log();
+    EXPECT_EQ(refused[0].value("status", 0), 400);
+    EXPECT_EQ(refused[0].value("reason", ""), "header field without colon");
+    EXPECT_EQ(refused[0].value("path", ""), "/.well-known/jwks.json?x=1");
+    EXPECT_EQ(refused[0].value("method", ""), "GET");
+    EXPECT_EQ(refused[1].value("status", 0), 505);
+    EXPECT_EQ(refused[1].value("path", ""), "/v2");
+    EXPECT_FALSE(refused[1].value("reason", "").empty());
+    // Too long to be read whole: logged without the target, never with 5000 bytes of it.
+    EXPECT_EQ(refused[2].value("status", 0), 414);
+    EXPECT_FALSE(refused[2].value("reason", "").empty());
+    EXPECT_LE(refused[2].value("path", "").size(), 256u);
+}
+
 TEST_F(OperationsE2E, SecondSignalStopsAtOnce) {
     start_gateway({nomad_->base_url()});
     ASSERT_TRUE(wait_ready()) << gateway_->log();
