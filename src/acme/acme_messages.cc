@@ -102,6 +102,16 @@ auto parse_guarded(std::string_view body, std::string* error, Parse parse)
 
 }  // namespace
 
+std::string new_order_payload(const std::vector<std::string>& names, const std::string& replaces,
+                              bool ca_offers_renewal_info) {
+    json payload = {{"identifiers", json::array()}};
+    for (const std::string& name : names) {
+        payload["identifiers"].push_back({{"type", "dns"}, {"value", name}});
+    }
+    if (!replaces.empty() && ca_offers_renewal_info) payload["replaces"] = replaces;
+    return payload.dump();
+}
+
 bool is_acme_url(std::string_view text) {
     if (text.size() > kMaxUrlBytes) return false;
     std::string ignored;

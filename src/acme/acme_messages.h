@@ -62,6 +62,12 @@ std::optional<AcmeAuthorization> parse_acme_authorization(std::string_view body,
 // `status` set.
 AcmeProblem parse_acme_problem(std::string_view body, int status);
 
+// The newOrder payload (RFC 8555 section 7.4): a DNS identifier per name, and `replaces` (the
+// predecessor's ARI certificate ID, RFC 9773 section 5) only when the CA offers renewalInfo and
+// there is a predecessor.
+std::string new_order_payload(const std::vector<std::string>& names, const std::string& replaces,
+                              bool ca_offers_renewal_info);
+
 // An https URL (by the gateway's one URL grammar, at most 2 KiB) the client may be sent to.
 bool is_acme_url(std::string_view text);
 

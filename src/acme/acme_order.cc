@@ -163,13 +163,9 @@ std::optional<AcmeIssued> AcmeClient::order_certificate(const std::vector<std::s
         *failure = AcmeFailure{"newOrder", {}, "no account yet", {}};
         return std::nullopt;
     }
-    nlohmann::json request = {{"identifiers", nlohmann::json::array()}};
-    for (const std::string& name : names) {
-        request["identifiers"].push_back({{"type", "dns"}, {"value", name}});
-    }
-    if (!replaces.empty() && offers_renewal_info()) request["replaces"] = replaces;
-    const AcmeHttpResponse created =
-        signed_post(directory_->new_order, request.dump(), false, failure, "newOrder");
+    const AcmeHttpResponse created = signed_post(
+        directory_->new_order, new_order_payload(names, replaces, offers_renewal_info()), false,
+        failure, "newOrder");
     if (!accepted(created, "newOrder", failure)) return std::nullopt;
     if (!is_acme_url(created.location)) {
         *failure = AcmeFailure{"newOrder", {}, "the CA sent no https order URL (Location)", {}};

@@ -143,6 +143,18 @@ TEST(AcmeMessages, RefusesHostileAuthorizations) {
         &error));
 }
 
+TEST(AcmeMessages, ANewOrderNamesWhatItReplacesOnlyWhereTheCaOffersAri) {
+    EXPECT_EQ(new_order_payload({"gw.example", "b.example"}, "", true),
+              R"({"identifiers":[{"type":"dns","value":"gw.example"},)"
+              R"({"type":"dns","value":"b.example"}]})");
+    EXPECT_EQ(new_order_payload({"gw.example"}, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE", true),
+              R"({"identifiers":[{"type":"dns","value":"gw.example"}],)"
+              R"("replaces":"aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"})");
+    // RFC 9773 section 5: not sent to a CA without renewalInfo.
+    EXPECT_EQ(new_order_payload({"gw.example"}, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE", false),
+              R"({"identifiers":[{"type":"dns","value":"gw.example"}]})");
+}
+
 TEST(AcmeMessages, ReadsProblemsWhateverTheBody) {
     const AcmeProblem nonce = parse_acme_problem(
         R"({"type":"urn:ietf:params:acme:error:badNonce","detail":"JWS has an invalid anti-replay nonce","status":400})",
