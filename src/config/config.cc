@@ -21,6 +21,7 @@ Config read_config(const json& root) {
     if (!root.is_object()) fail("", "the configuration must be a JSON object, " + found(root));
     const ObjectReader top(root, "",
                            {"listen",
+                            "proxy_protocol_from",
                             "tls",
                             "health_listen",
                             "cache_dir",
@@ -45,6 +46,8 @@ Config read_config(const json& root) {
                             "sandbox"});
     Config config;
     config.listen = read_listen_list(top.require("listen"), "listen");
+    config.proxy_protocol_from =
+        read_proxy_sources(top.find("proxy_protocol_from"), "proxy_protocol_from", config.listen);
     config.certificates = read_tls(top.require("tls"), "tls", &config.tls_min_version,
                                    &config.tls_session_resumption, &config.acme);
     if (const json* health = top.find("health_listen")) {

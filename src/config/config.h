@@ -3,6 +3,7 @@
 #pragma once
 
 #include "common/certificate_chain.h"
+#include "common/ip_address.h"
 #include "common/logger.h"
 #include "config/issuer_url.h"
 #include "edge/connection_deadlines.h"
@@ -24,6 +25,9 @@ struct ListenAddress {
     std::string text;  // as configured
     std::string host;  // without brackets
     std::uint16_t port = 0;
+    // A public listener behind a layer-4 load balancer: every connection starts with a PROXY
+    // protocol header (v1 or v2) naming the client, from a source in proxy_protocol_from.
+    bool proxy_protocol = false;
 };
 
 struct CertificateFiles {
@@ -94,6 +98,8 @@ struct ConnectionLimits {
     // the descriptors the public side needs.
     unsigned health_max_connections = 64;
     unsigned health_max_connections_per_ip = 16;
+    // IPv6 clients are counted per prefix of this length: one host owns a whole /64.
+    unsigned ipv6_prefix_length = 64;
 
     bool operator==(const ConnectionLimits&) const = default;
 };
@@ -110,6 +116,9 @@ struct ConnectionTimeouts : ConnectionDeadlines {
 struct Config {
     std::string path;  // the file it came from, "" when parsed from text
     std::vector<ListenAddress> listen;
+    // The load balancers allowed to send a PROXY header; required when a listener has
+    // proxy_protocol (nothing trusts every source by default).
+    std::vector<IpPrefix> proxy_protocol_from;
     std::vector<CertificateFiles> certificates;  // may be empty when acme is set
     std::optional<AcmeConfig> acme;
     std::optional<ListenAddress> health_listen;

@@ -6,6 +6,8 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+
 namespace oidcgw::config_reading {
 namespace {
 
@@ -105,11 +107,29 @@ ListenAddress read_listen_address(const json& value, const std::string& key) {
     return *address;
 }
 
+// A public listener: "HOST:PORT", or {"address": "HOST:PORT", "proxy_protocol": true}.
+ListenAddress read_public_listener(const json& value, const std::string& key) {
+    if (value.is_string()) return read_listen_address(value, key);
+    if (!value.is_object()) {
+        fail(key,
+             "must be an address string like \"0.0.0.0:443\" or an object like "
+             "{\"address\": \"0.0.0.0:443\", \"proxy_protocol\": true}, " +
+                 found(value));
+    }
+    const ObjectReader reader(value, key, {"address", "proxy_protocol"});
+    ListenAddress address =
+        read_listen_address(reader.require("address"), reader.key_path("address"));
+    if (const json* proxy = reader.find("proxy_protocol")) {
+        address.proxy_protocol = read_boolean(*proxy, reader.key_path("proxy_protocol"));
+    }
+    return address;
+}
+
 std::vector<ListenAddress> read_listen_list(const json& value, const std::string& key) {
     const json& list = read_non_empty_array(value, key, "\"host:port\" addresses", "address");
     std::vector<ListenAddress> addresses;
     for (std::size_t index = 0; index < list.size(); ++index) {
-        ListenAddress address = read_listen_address(list[index], element_path(key, index));
+        ListenAddress address = read_public_listener(list[index], element_path(key, index));
         for (std::size_t earlier = 0; earlier < addresses.size(); ++earlier) {
             if (same_address(address, addresses[earlier])) {
                 fail(element_path(key, index), "duplicate address " +
@@ -120,6 +140,33 @@ std::vector<ListenAddress> read_listen_list(const json& value, const std::string
         addresses.push_back(std::move(address));
     }
     return addresses;
+}
+
+std::vector<IpPrefix> read_proxy_sources(const json* value, const std::string& key,
+                                         const std::vector<ListenAddress>& listen) {
+    const auto proxied = std::find_if(listen.begin(), listen.end(),
+                                      [](const ListenAddress& a) { return a.proxy_protocol; });
+    if (value == nullptr) {
+        if (proxied == listen.end()) return {};
+        fail(key, "is required when a listener has proxy_protocol (" +
+                      element_path("listen", static_cast<std::size_t>(proxied - listen.begin())) +
+                      "): list the load balancers' addresses, e.g. [\"10.0.0.0/8\"]");
+    }
+    const json& list =
+        read_non_empty_array(*value, key, "addresses or prefixes like \"10.0.0.0/8\"", "prefix");
+    if (proxied == listen.end()) {
+        fail(key, "is set but no listener has \"proxy_protocol\": true");
+    }
+    std::vector<IpPrefix> prefixes;
+    for (std::size_t index = 0; index < list.size(); ++index) {
+        const std::string path = element_path(key, index);
+        const std::string& text = read_string(list[index], path);
+        std::string error;
+        std::optional<IpPrefix> prefix = parse_ip_prefix(text, &error);
+        if (!prefix) fail(path, quote_untrusted(text) + " " + error);
+        prefixes.push_back(*prefix);
+    }
+    return prefixes;
 }
 
 void check_health_listen(const ListenAddress& health, const std::vector<ListenAddress>& listen) {

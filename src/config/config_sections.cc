@@ -71,7 +71,8 @@ ConnectionLimits read_limits(const json& value, const std::string& key) {
     const ObjectReader reader(
         value, key,
         {"max_connections", "max_connections_per_ip", "new_connections_per_ip_per_second",
-         "max_requests_per_connection", "health_max_connections", "health_max_connections_per_ip"});
+         "max_requests_per_connection", "health_max_connections", "health_max_connections_per_ip",
+         "ipv6_prefix_length"});
     ConnectionLimits limits;
     const auto integer = [&](std::string_view name, long long minimum, long long maximum,
                              unsigned* out) {
@@ -87,6 +88,7 @@ ConnectionLimits read_limits(const json& value, const std::string& key) {
     integer("max_requests_per_connection", 1, 1'000'000, &limits.max_requests_per_connection);
     integer("health_max_connections", 1, 10'000, &limits.health_max_connections);
     integer("health_max_connections_per_ip", 1, 10'000, &limits.health_max_connections_per_ip);
+    integer("ipv6_prefix_length", 48, 128, &limits.ipv6_prefix_length);
     return limits;
 }
 

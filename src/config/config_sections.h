@@ -21,8 +21,12 @@ inline constexpr std::chrono::milliseconds kDay{24 * kHour};
 // "HOST:PORT" or "[IPV6]:PORT"; nullopt with *error saying what is wrong with `text`.
 std::optional<ListenAddress> parse_listen_address(const std::string& text, std::string* error);
 ListenAddress read_listen_address(const json& value, const std::string& key);
-// A non-empty list of distinct addresses.
+// A non-empty list of distinct addresses, each a string or {"address", "proxy_protocol"}.
 std::vector<ListenAddress> read_listen_list(const json& value, const std::string& key);
+// proxy_protocol_from: the load balancers' addresses or prefixes; required (non-empty) exactly
+// when a listener has proxy_protocol, so that no default trusts every source.
+std::vector<IpPrefix> read_proxy_sources(const json* value, const std::string& key,
+                                         const std::vector<ListenAddress>& listen);
 // The health listener must not share a socket address with any public one.
 void check_health_listen(const ListenAddress& health, const std::vector<ListenAddress>& listen);
 

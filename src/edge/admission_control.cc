@@ -15,11 +15,13 @@ void AdmissionControl::set_limits(const ConnectionLimits& limits) {
     limits_ = limits;
 }
 
-AdmissionControl::Verdict AdmissionControl::admit(std::string_view client,
-                                                  std::chrono::steady_clock::time_point now) {
+AdmissionControl::Verdict AdmissionControl::admit(const IpAddress& client,
+                                                  std::chrono::steady_clock::time_point now,
+                                                  IpAddress* counted_as) {
     std::lock_guard lock(mutex_);
+    *counted_as = client.ipv6 ? client.masked(limits_.ipv6_prefix_length) : client;
     if (clients_.size() >= kSweepThreshold) forget_idle_clients(now);
-    auto [entry, created] = clients_.try_emplace(std::string(client));
+    auto [entry, created] = clients_.try_emplace(*counted_as);
     Client& state = entry->second;
     const double rate = limits_.new_connections_per_ip_per_second;
     if (created) {
@@ -40,9 +42,9 @@ AdmissionControl::Verdict AdmissionControl::admit(std::string_view client,
     return Verdict::Admit;
 }
 
-void AdmissionControl::release(std::string_view client) {
+void AdmissionControl::release(const IpAddress& counted_as) {
     std::lock_guard lock(mutex_);
-    auto found = clients_.find(std::string(client));
+    auto found = clients_.find(counted_as);
     if (found == clients_.end() || found->second.open == 0) return;
     --found->second.open;
     --open_;

@@ -1,14 +1,14 @@
-// Who may open a connection: a global cap, a per-client-address cap, and a per-address rate
-// (token bucket). Consulted at accept, before any TLS work, by every worker; not on the request
-// path, so one mutex is enough.
+// Who may open a connection: a global cap, a per-client cap, and a per-client rate (token
+// bucket), where an IPv6 client is its /64 (limits.ipv6_prefix_length), since one host owns one.
+// Consulted at accept, before any TLS work, by every worker; not on the request path, so one mutex
+// is enough.
 #pragma once
 
+#include "common/ip_address.h"
 #include "config/config.h"
 
 #include <chrono>
 #include <mutex>
-#include <string>
-#include <string_view>
 #include <unordered_map>
 
 namespace oidcgw {
@@ -21,9 +21,11 @@ class AdmissionControl {
 
     void set_limits(const ConnectionLimits& limits);  // a reload; applies to new connections
 
-    // On Admit the connection is counted until release(client).
-    Verdict admit(std::string_view client, std::chrono::steady_clock::time_point now);
-    void release(std::string_view client);
+    // On Admit the connection is counted under *counted_as (the client itself, or for IPv6 its
+    // limits.ipv6_prefix_length prefix) until release(*counted_as).
+    Verdict admit(const IpAddress& client, std::chrono::steady_clock::time_point now,
+                  IpAddress* counted_as);
+    void release(const IpAddress& counted_as);
 
     unsigned open() const;
     std::size_t tracked_clients() const;
@@ -39,7 +41,7 @@ class AdmissionControl {
     mutable std::mutex mutex_;
     ConnectionLimits limits_;
     unsigned open_ = 0;
-    std::unordered_map<std::string, Client> clients_;
+    std::unordered_map<IpAddress, Client, IpAddressHash> clients_;
 };
 
 }  // namespace oidcgw

@@ -17,13 +17,15 @@
 namespace oidcgw {
 
 struct ServerLoop::Connection {
-    enum class Phase { Handshake, Open, Lingering };
+    // ProxyHeader: on a proxy_protocol listener, until the header has named the client.
+    enum class Phase { ProxyHeader, Handshake, Open, Lingering };
 
     ServerLoop* loop = nullptr;
     evutil_socket_t fd = -1;
     SslPtr ssl;  // null on plain-HTTP listeners
     RequestHandler* handler = nullptr;
-    char client[INET6_ADDRSTRLEN] = {0};  // peer address as text, for the access log
+    char client[INET6_ADDRSTRLEN] = {0};  // the client's address as text, for the access log
+    IpAddress admission_key;              // what the admission control counts it under
     EventPtr read_event;
     EventPtr write_event;
     EventPtr deadline;

@@ -28,6 +28,10 @@ void ServerLoop::on_deadline(evutil_socket_t, short, void* arg) {
     ServerLoop* loop = connection->loop;
     loop->note_busy();
     if (connection->phase == Connection::Phase::Handshake) loop->count_handshake_failure();
+    if (connection->phase == Connection::Phase::ProxyHeader) {
+        loop->refuse_proxied(*connection, loop->counters_.rejected_proxy_timeout);
+        return;
+    }
     loop->close_connection(*connection);
 }
 
@@ -77,6 +81,9 @@ void ServerLoop::on_readable(evutil_socket_t, short, void* arg) {
     connection->active_since_sweep = true;
     connection->may_hold_buffers = true;
     switch (connection->phase) {
+        case Connection::Phase::ProxyHeader:
+            loop->read_proxy_header(*connection);
+            return;
         case Connection::Phase::Handshake:
             if (!loop->continue_handshake(*connection)) return;
             loop->read_requests(*connection);
@@ -478,7 +485,7 @@ void ServerLoop::close_connection(Connection& connection) {
     connection.deadline.reset();
     connection.ssl.reset();
     if (connection.admitted && policy_.admission != nullptr) {
-        policy_.admission->release(connection.client);
+        policy_.admission->release(connection.admission_key);
     }
     if (connection.fd >= 0) ::close(connection.fd);
     connection.fd = -1;

@@ -2,7 +2,8 @@
 
 #include "common/host_port.h"
 
-#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
@@ -15,10 +16,12 @@ constexpr std::string_view kV1Prefix = "PROXY ";
 constexpr std::string_view kV2Signature("\r\n\r\n\0\r\nQUIT\n", 12);
 constexpr std::size_t kV2FixedBytes = 16;
 
-ProxyHeaderResult invalid(std::string_view reason) {
+ProxyHeaderResult invalid(std::string_view reason,
+                          ProxyHeaderProblem problem = ProxyHeaderProblem::Malformed) {
     ProxyHeaderResult result;
     result.status = ProxyHeaderStatus::Invalid;
     result.error_reason = reason;
+    result.problem = problem;
     return result;
 }
 
@@ -28,19 +31,6 @@ ProxyHeaderResult complete(ProxyHeader header, std::size_t consumed) {
     result.header = std::move(header);
     result.consumed = consumed;
     return result;
-}
-
-// `bytes` (4 or 16) as the text admission control and the logs key on; an IPv4-mapped IPv6
-// address is its IPv4 address, so that one client has one name.
-std::string address_text(const unsigned char* bytes, bool ipv6) {
-    static constexpr unsigned char kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    char text[INET6_ADDRSTRLEN] = {0};
-    if (ipv6 && std::memcmp(bytes, kMappedPrefix, sizeof kMappedPrefix) == 0) {
-        ::inet_ntop(AF_INET, bytes + 12, text, sizeof text);
-    } else {
-        ::inet_ntop(ipv6 ? AF_INET6 : AF_INET, bytes, text, sizeof text);
-    }
-    return text;
 }
 
 std::uint16_t read_u16(const unsigned char* bytes) {
@@ -66,7 +56,8 @@ ProxyHeaderResult parse_v1(std::string_view input) {
         }
     }
     if (end == std::string_view::npos) {
-        if (input.size() >= kMaxProxyV1Bytes) return invalid("PROXY v1 line longer than 107 bytes");
+        if (input.size() >= kMaxProxyV1Bytes)
+            return invalid("PROXY v1 line longer than 107 bytes", ProxyHeaderProblem::TooLong);
         return ProxyHeaderResult{};
     }
     const std::string_view line = input.substr(kV1Prefix.size(), end - kV1Prefix.size());
@@ -89,21 +80,17 @@ ProxyHeaderResult parse_v1(std::string_view input) {
     if (count != fields.size()) return invalid("PROXY v1 line with too few fields");
     const bool ipv6 = fields[0] == "TCP6";
     if (!ipv6 && fields[0] != "TCP4") return invalid("PROXY v1 protocol is not TCP4 or TCP6");
-    const auto valid_address = [&](std::string_view text) {
-        return ipv6 ? is_ipv6_address(text) : is_ipv4_dotted_quad(text);
+    const auto valid_address = [&](std::string_view field) {
+        return ipv6 ? is_ipv6_address(field) : is_ipv4_dotted_quad(field);
     };
     if (!valid_address(fields[1]) || !valid_address(fields[2])) {
         return invalid("PROXY v1 address does not match its protocol");
     }
     const std::optional<std::uint16_t> source_port = parse_port(fields[3]);
     if (!source_port || !parse_port(fields[4])) return invalid("PROXY v1 port is not 1-65535");
-    unsigned char bytes[16] = {0};
-    const std::string source(fields[1]);
-    if (::inet_pton(ipv6 ? AF_INET6 : AF_INET, source.c_str(), bytes) != 1) {
-        return invalid("PROXY v1 address does not parse");
-    }
-    header.ipv6 = ipv6;
-    header.client_address = address_text(bytes, ipv6);
+    const std::optional<IpAddress> source = IpAddress::parse(fields[1]);
+    if (!source) return invalid("PROXY v1 address does not parse");
+    header.client = *source;
     header.client_port = *source_port;
     return complete(std::move(header), end + 2);
 }
@@ -115,7 +102,8 @@ ProxyHeaderResult parse_v2(std::string_view input) {
     const unsigned command = bytes[12] & 0x0f;
     if (command > 1) return invalid("PROXY v2 command is neither LOCAL nor PROXY");
     const std::size_t total = kV2FixedBytes + read_u16(bytes + 14);
-    if (total > kMaxProxyV2Bytes) return invalid("PROXY v2 header longer than 1040 bytes");
+    if (total > kMaxProxyV2Bytes)
+        return invalid("PROXY v2 header longer than 1040 bytes", ProxyHeaderProblem::TooLong);
     if (input.size() < total) return ProxyHeaderResult{};
     ProxyHeader header;
     header.version = 2;
@@ -129,13 +117,14 @@ ProxyHeaderResult parse_v2(std::string_view input) {
     const std::size_t address_bytes = total - kV2FixedBytes;
     if (family == 0x11) {  // TCP over IPv4: source, destination, source port, destination port
         if (address_bytes < 12) return invalid("PROXY v2 IPv4 address block too short");
-        header.client_address = address_text(bytes + 16, false);
+        std::memcpy(header.client.bytes.data(), bytes + 16, 4);
         header.client_port = read_u16(bytes + 24);
     } else if (family == 0x21) {  // TCP over IPv6
         if (address_bytes < 36) return invalid("PROXY v2 IPv6 address block too short");
-        header.ipv6 = true;
-        header.client_address = address_text(bytes + 16, true);
-        header.ipv6 = header.client_address.find(':') != std::string::npos;
+        sockaddr_in6 source{};
+        source.sin6_family = AF_INET6;
+        std::memcpy(&source.sin6_addr, bytes + 16, 16);
+        header.client = *IpAddress::from_socket_address(reinterpret_cast<sockaddr*>(&source));
         header.client_port = read_u16(bytes + 48);
     } else {
         return invalid("PROXY v2 family is not TCP over IPv4 or IPv6");
@@ -154,7 +143,7 @@ ProxyHeaderResult parse_proxy_header(std::string_view input) {
     if (input.substr(0, v1_seen) == kV1Prefix.substr(0, v1_seen)) {
         return v1_seen < kV1Prefix.size() ? ProxyHeaderResult{} : parse_v1(input);
     }
-    return invalid("no PROXY protocol header");
+    return invalid("no PROXY protocol header", ProxyHeaderProblem::Missing);
 }
 
 }  // namespace oidcgw

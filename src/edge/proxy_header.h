@@ -4,6 +4,8 @@
 // address or a refusal out; nothing is read past the header.
 #pragma once
 
+#include "common/ip_address.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -19,13 +21,20 @@ inline constexpr std::size_t kMaxProxyV2Bytes = 16 + 1024;
 
 enum class ProxyHeaderStatus { Complete, Incomplete, Invalid };
 
+// Why a header was refused, as the rejection counter names it.
+enum class ProxyHeaderProblem {
+    None,
+    Missing,    // the first bytes are no PROXY signature (e.g. a TLS ClientHello)
+    Malformed,  // a signature, then bytes no valid header has
+    TooLong,    // past kMaxProxyV1Bytes / kMaxProxyV2Bytes
+};
+
 struct ProxyHeader {
     int version = 0;  // 1 or 2
     // v2 LOCAL (the balancer's own health check) or v1 UNKNOWN: no client named; the
     // connection's own address stands.
     bool local = false;
-    bool ipv6 = false;
-    std::string client_address;  // text, "203.0.113.7" or "2001:db8::1" (when !local)
+    IpAddress client;  // when !local; an IPv4-mapped IPv6 address is its IPv4 address
     std::uint16_t client_port = 0;
 };
 
@@ -34,6 +43,7 @@ struct ProxyHeaderResult {
     ProxyHeader header;             // when Complete
     std::size_t consumed = 0;       // the header's bytes, when Complete
     std::string_view error_reason;  // when Invalid: static text for logs, never the input
+    ProxyHeaderProblem problem = ProxyHeaderProblem::None;  // when Invalid
 };
 
 // Reads the header at the start of `input` (what has arrived so far): Incomplete while more

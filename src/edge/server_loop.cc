@@ -9,7 +9,6 @@
 
 #include <malloc.h>
 
-#include <arpa/inet.h>
 #include <event2/thread.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -58,8 +57,7 @@ struct ServerLoop::Listener {
     ServerLoop* loop = nullptr;
     std::string key;
     EvConnListenerPtr listener;
-    SharedSslCtx tls;
-    RequestHandler* handler = nullptr;
+    ListenerRole role;
     EventPtr resume_timer;
     bool paused_logged = false;
 };
@@ -101,13 +99,12 @@ ServerLoop::~ServerLoop() {
     listeners_.clear();
 }
 
-bool ServerLoop::add_listener(const std::string& key, int fd, SharedSslCtx tls,
-                              RequestHandler* handler, std::string* error) {
+bool ServerLoop::add_listener(const std::string& key, int fd, ListenerRole role,
+                              std::string* error) {
     auto listener = std::make_unique<Listener>();
     listener->loop = this;
     listener->key = key;
-    listener->tls = std::move(tls);
-    listener->handler = handler;
+    listener->role = std::move(role);
     listener->listener.reset(evconnlistener_new(base_.get(), &ServerLoop::on_accept, listener.get(),
                                                 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
                                                 fd));
@@ -130,7 +127,13 @@ void ServerLoop::remove_listener(const std::string& key) {
 
 void ServerLoop::replace_tls_context(const SharedSslCtx& tls) {
     for (auto& listener : listeners_) {
-        if (listener->tls) listener->tls = tls;
+        if (listener->role.tls) listener->role.tls = tls;
+    }
+}
+
+void ServerLoop::set_proxy_protocol(const std::string& key, bool enabled) {
+    for (auto& listener : listeners_) {
+        if (listener->key == key) listener->role.proxy_protocol = enabled;
     }
 }
 
@@ -199,7 +202,8 @@ void ServerLoop::on_stop(evutil_socket_t, short, void* arg) {
     loop->listeners_.clear();  // closes the listening sockets: no new connections
     for (auto it = loop->connections_.begin(); it != loop->connections_.end();) {
         Connection& connection = **it++;
-        if (connection.phase == Connection::Phase::Handshake) {
+        if (connection.phase == Connection::Phase::Handshake ||
+            connection.phase == Connection::Phase::ProxyHeader) {
             loop->close_connection(connection);  // no request yet: nothing to finish
         } else if (loop->connection_is_idle(connection)) {
             // close_notify and a lingering read, so a request racing the stop gets no reset.
@@ -269,16 +273,21 @@ void ServerLoop::accept_connection(Listener& listener, evutil_socket_t fd,
             return;
         }
     }
-    char client[INET6_ADDRSTRLEN] = {0};
-    if (address != nullptr && address->sa_family == AF_INET) {
-        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(address)->sin_addr, client,
-                  sizeof client);
-    } else if (address != nullptr && address->sa_family == AF_INET6) {
-        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(address)->sin6_addr, client,
-                  sizeof client);
-    }
+    const IpAddress peer = IpAddress::from_socket_address(address).value_or(IpAddress{});
+    const bool proxied = listener.role.proxy_protocol;
     // Limits are checked before any TLS work: a refused connection costs one accept and a close.
-    if (policy_.admission != nullptr && !admit(client)) {
+    // Behind a load balancer the peer is the balancer: it must be trusted, and the limits wait
+    // for the client its header names.
+    if (proxied && !proxy_source_trusted(peer)) {
+        if (counters_.rejected_proxy_untrusted != nullptr) {
+            counters_.rejected_proxy_untrusted->increment();
+        }
+        ::close(fd);
+        return;
+    }
+    IpAddress counted_as;
+    const bool admitted = !proxied && policy_.admission != nullptr;
+    if (admitted && !admit(peer, &counted_as)) {
         ::close(fd);
         return;
     }
@@ -290,14 +299,15 @@ void ServerLoop::accept_connection(Listener& listener, evutil_socket_t fd,
     Connection& connection = *owned;
     connection.loop = this;
     connection.fd = fd;
-    connection.handler = listener.handler;
-    std::memcpy(connection.client, client, sizeof client);
+    connection.handler = listener.role.handler;
+    const std::string client = peer.text();
+    std::memcpy(connection.client, client.c_str(), client.size() + 1);
     const auto abandon = [&] {
-        if (policy_.admission != nullptr) policy_.admission->release(client);
+        if (admitted) policy_.admission->release(counted_as);
         ::close(fd);
     };
-    if (listener.tls) {
-        connection.ssl.reset(SSL_new(listener.tls.get()));
+    if (listener.role.tls) {
+        connection.ssl.reset(SSL_new(listener.role.tls.get()));
         if (!connection.ssl || SSL_set_fd(connection.ssl.get(), fd) != 1) {
             // Never fall back to plain text on the TLS port.
             count_handshake_failure();
@@ -307,6 +317,7 @@ void ServerLoop::accept_connection(Listener& listener, evutil_socket_t fd,
         SSL_set_accept_state(connection.ssl.get());
         connection.phase = Connection::Phase::Handshake;
     }
+    if (proxied) connection.phase = Connection::Phase::ProxyHeader;
     connection.read_event.reset(
         event_new(base_.get(), fd, EV_READ | EV_PERSIST, &ServerLoop::on_readable, &connection));
     connection.write_event.reset(
@@ -316,15 +327,22 @@ void ServerLoop::accept_connection(Listener& listener, evutil_socket_t fd,
         abandon();
         return;
     }
-    connection.admitted = policy_.admission != nullptr;
+    connection.admitted = admitted;
+    connection.admission_key = counted_as;
     if (counters_.connections_accepted != nullptr) counters_.connections_accepted->increment();
     connections_.push_front(std::move(owned));
     connection.position = connections_.begin();
     ++open_connections_;
     event_add(connection.read_event.get(), nullptr);
-    arm_deadline(connection, connection.ssl ? deadlines_.handshake : deadlines_.request_head);
+    // The PROXY header shares the handshake's deadline: both come before any request.
+    arm_deadline(connection,
+                 connection.ssl || proxied ? deadlines_.handshake : deadlines_.request_head);
 
-    // With TCP_DEFER_ACCEPT the ClientHello (or request) is usually already here.
+    // With TCP_DEFER_ACCEPT the header or ClientHello (or request) is usually already here.
+    if (connection.phase == Connection::Phase::ProxyHeader) {
+        read_proxy_header(connection);
+        return;
+    }
     if (connection.phase == Connection::Phase::Handshake) {
         if (!continue_handshake(connection)) return;
     }
@@ -345,7 +363,7 @@ bool ServerLoop::evict_idle_connection() {
             // may free `candidate` at once.
             if (candidate.admitted) {
                 candidate.admitted = false;
-                policy_.admission->release(candidate.client);
+                policy_.admission->release(candidate.admission_key);
             }
             start_lingering_close(candidate);
             return true;
@@ -354,12 +372,12 @@ bool ServerLoop::evict_idle_connection() {
     return false;
 }
 
-bool ServerLoop::admit(const char* client) {
+bool ServerLoop::admit(const IpAddress& client, IpAddress* counted_as) {
     const auto now = std::chrono::steady_clock::now();
-    AdmissionControl::Verdict verdict = policy_.admission->admit(client, now);
+    AdmissionControl::Verdict verdict = policy_.admission->admit(client, now, counted_as);
     // Full: an idle keep-alive connection makes room before a new client is turned away.
     if (verdict == AdmissionControl::Verdict::TooManyTotal && evict_idle_connection()) {
-        verdict = policy_.admission->admit(client, now);
+        verdict = policy_.admission->admit(client, now, counted_as);
     }
     Counter* rejected = nullptr;
     switch (verdict) {

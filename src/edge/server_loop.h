@@ -4,6 +4,7 @@
 #pragma once
 
 #include "common/http_date.h"
+#include "common/ip_address.h"
 #include "common/logger.h"
 #include "common/metrics.h"
 #include "common/raii.h"
@@ -48,6 +49,20 @@ struct LoopCounters {
     Counter* rejected_per_ip = nullptr;
     Counter* rejected_rate = nullptr;
     Counter* rejected_descriptors = nullptr;
+    // PROXY protocol listeners: a source outside proxy_protocol_from; no header, a broken one,
+    // one past the size limits, or none complete within the handshake deadline.
+    Counter* rejected_proxy_untrusted = nullptr;
+    Counter* rejected_proxy_missing = nullptr;
+    Counter* rejected_proxy_malformed = nullptr;
+    Counter* rejected_proxy_too_long = nullptr;
+    Counter* rejected_proxy_timeout = nullptr;
+};
+
+// What a listener serves and how its connections begin.
+struct ListenerRole {
+    SharedSslCtx tls;                   // null: plain HTTP (the health side)
+    RequestHandler* handler = nullptr;  // must outlive the loop
+    bool proxy_protocol = false;  // each connection starts with a PROXY header (proxy_header.h)
 };
 
 // Who may connect and how long a connection may live; the public side's loops share one
@@ -60,6 +75,8 @@ struct LoopPolicy {
     // many neighbours connect there, the public side, upstream fetches and cache writes still
     // have descriptors.
     bool keep_descriptor_reserve = false;
+    // The sources allowed to send a PROXY header (proxy_protocol_from); replaced on reload.
+    std::shared_ptr<const std::vector<IpPrefix>> proxy_sources;
 };
 
 inline constexpr long kDescriptorReserveMinimum = 64;
@@ -72,11 +89,15 @@ class ServerLoop {
     ServerLoop(const ServerLoop&) = delete;
     ServerLoop& operator=(const ServerLoop&) = delete;
 
-    // Takes ownership of a listening socket, known afterwards by `key` (its address). `tls` null
-    // means plain HTTP (the health side). `handler` must outlive the loop. Call before run() or,
-    // once running, only on the loop's thread (through post()).
-    bool add_listener(const std::string& key, int fd, SharedSslCtx tls, RequestHandler* handler,
-                      std::string* error);
+    // Takes ownership of a listening socket, known afterwards by `key` (its address). Call
+    // before run() or, once running, only on the loop's thread (through post()).
+    bool add_listener(const std::string& key, int fd, ListenerRole role, std::string* error);
+    // A reload's PROXY protocol settings: whether the listener `key` expects the header (for
+    // connections from now on), and the trusted sources. Loop thread.
+    void set_proxy_protocol(const std::string& key, bool enabled);
+    void set_proxy_sources(std::shared_ptr<const std::vector<IpPrefix>> sources) {
+        policy_.proxy_sources = std::move(sources);
+    }
     // Closes the listener known by `key`; its established connections carry on. Loop thread.
     void remove_listener(const std::string& key);
     // New connections on every TLS listener use `tls` from now on; connections already made keep
@@ -134,6 +155,11 @@ class ServerLoop {
 
     void accept_connection(Listener& listener, evutil_socket_t fd, const sockaddr* address);
     bool continue_handshake(Connection& connection);
+    // proxy_intake.cc: the PROXY header before TLS.
+    bool proxy_source_trusted(const IpAddress& source) const;
+    void read_proxy_header(Connection& connection);
+    void refuse_proxied(Connection& connection, Counter* reason);
+    void begin_after_proxy_header(Connection& connection);
     void read_requests(Connection& connection);
     bool handle_input(Connection& connection, std::string_view data);
     bool process_buffered(Connection& connection, std::string_view buffer, std::size_t* used);
@@ -160,7 +186,9 @@ class ServerLoop {
     bool connection_is_idle(const Connection& connection) const;
     void stop_now();
     void count_handshake_failure();
-    bool admit(const char* client);
+    // Asks the admission control about `client`; on true the connection counts under
+    // *counted_as until released, on false the refusal is counted and the caller closes.
+    bool admit(const IpAddress& client, IpAddress* counted_as);
     bool evict_idle_connection();
 
     std::string name_;

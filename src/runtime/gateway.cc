@@ -243,9 +243,18 @@ bool Gateway::start(Config initial, std::string* error) {
                           "Connections accepted, by side.", {{"side", "public"}}),
         &metrics_.counter("oidc_gateway_tls_handshake_failures_total",
                           "TLS handshakes that failed or timed out on the public side."),
-        rejected("public", "max_connections"), rejected("public", "max_connections_per_ip"),
-        rejected("public", "new_connections_per_ip_per_second")};
-    const LoopPolicy public_policy{admission_.get(), config->limits.max_requests_per_connection};
+        rejected("public", "max_connections"),
+        rejected("public", "max_connections_per_ip"),
+        rejected("public", "new_connections_per_ip_per_second"),
+        nullptr,
+        rejected("public", "proxy_untrusted_source"),
+        rejected("public", "proxy_header_missing"),
+        rejected("public", "proxy_header_malformed"),
+        rejected("public", "proxy_header_too_long"),
+        rejected("public", "proxy_header_timeout")};
+    const LoopPolicy public_policy{
+        admission_.get(), config->limits.max_requests_per_connection, false,
+        std::make_shared<const std::vector<IpPrefix>>(config->proxy_protocol_from)};
     const ListenSocketOptions socket_options = public_socket_options(deadlines);
     for (unsigned w = 0; w < config->resolved_workers(); ++w) {
         Worker worker;
@@ -255,7 +264,9 @@ bool Gateway::start(Config initial, std::string* error) {
         for (const ListenAddress& address : config->listen) {
             const int fd = open_listen_socket(address, socket_options, error);
             if (fd < 0 ||
-                !worker.loop->add_listener(address.text, fd, tls_, worker.handler.get(), error)) {
+                !worker.loop->add_listener(
+                    address.text, fd,
+                    ListenerRole{tls_, worker.handler.get(), address.proxy_protocol}, error)) {
                 *error = "listen: " + *error;
                 workers_.clear();
                 return false;
@@ -282,11 +293,12 @@ bool Gateway::start(Config initial, std::string* error) {
                      rejected("health", "new_connections_per_ip_per_second"),
                      rejected("health", "descriptor_reserve")},
         LoopPolicy{health_admission_.get(), config->limits.max_requests_per_connection,
-                   /*keep_descriptor_reserve=*/true});
+                   /*keep_descriptor_reserve=*/true, nullptr});
     if (config->health_listen) {
         const int fd = open_listen_socket(*config->health_listen, {}, error);
-        if (fd < 0 || !health_loop_->add_listener(config->health_listen->text, fd, nullptr,
-                                                  health_handler_.get(), error)) {
+        if (fd < 0 ||
+            !health_loop_->add_listener(config->health_listen->text, fd,
+                                        ListenerRole{nullptr, health_handler_.get()}, error)) {
             *error = "health_listen: " + *error;
             workers_.clear();
             return false;

@@ -124,19 +124,31 @@ bool Gateway::reload_with(Config next_config, std::string* error) {
     health_admission_->set_limits(health_limits(next->limits));
     liveness_->set_threshold(next->timeouts.worker_stall);
     tls_ = next_tls;
+    const auto proxy_sources =
+        std::make_shared<const std::vector<IpPrefix>>(next->proxy_protocol_from);
+    auto proxy_listeners = std::make_shared<std::vector<std::pair<std::string, bool>>>();
+    for (const ListenAddress& address : next->listen) {
+        proxy_listeners->emplace_back(address.text, address.proxy_protocol);
+    }
     for (std::size_t w = 0; w < workers_.size(); ++w) {
         ServerLoop* loop = workers_[w].loop.get();
         RequestHandler* handler = workers_[w].handler.get();
         auto adopted =
             std::make_shared<std::vector<std::pair<std::string, UniqueFd>>>(std::move(added[w]));
         loop->post([this, loop, handler, adopted, removed, tls = next_tls, next_deadlines,
-                    max_requests = next->limits.max_requests_per_connection] {
+                    max_requests = next->limits.max_requests_per_connection, proxy_sources,
+                    proxy_listeners] {
             for (const std::string& key : removed) loop->remove_listener(key);
             for (auto& [key, fd] : *adopted) {
                 std::string listen_error;
-                if (!loop->add_listener(key, fd.release(), tls, handler, &listen_error)) {
+                if (!loop->add_listener(key, fd.release(), ListenerRole{tls, handler},
+                                        &listen_error)) {
                     logger_.error("listener_failed", {{"listen", key}, {"detail", listen_error}});
                 }
+            }
+            loop->set_proxy_sources(proxy_sources);
+            for (const auto& [key, enabled] : *proxy_listeners) {
+                loop->set_proxy_protocol(key, enabled);
             }
             loop->replace_tls_context(tls);
             loop->set_deadlines(next_deadlines);
@@ -157,8 +169,9 @@ bool Gateway::reload_with(Config next_config, std::string* error) {
             if (!previous_health.empty()) loop->remove_listener(previous_health);
             if (!next_health.empty()) {
                 std::string listen_error;
-                if (!loop->add_listener(next_health, adopted->release(), nullptr,
-                                        health_handler_.get(), &listen_error)) {
+                if (!loop->add_listener(next_health, adopted->release(),
+                                        ListenerRole{nullptr, health_handler_.get()},
+                                        &listen_error)) {
                     logger_.error("listener_failed",
                                   {{"listen", next_health}, {"detail", listen_error}});
                 }

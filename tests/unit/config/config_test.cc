@@ -181,7 +181,8 @@ TEST(ParseConfig, UnknownKeysAtEveryLevel) {
     EXPECT_EQ(error_after([](json& c) { c["listn"] = json::array(); }),
               "listn: unknown key (known: access_log, cache_dir, group, health_listen, issuers, "
               "limits, listen, log_format, log_level, max_age, max_document_bytes, max_stale, "
-              "refresh_interval, sandbox, serve_stale, shutdown_timeout, timeouts, tls, "
+              "proxy_protocol_from, refresh_interval, sandbox, serve_stale, shutdown_timeout, "
+              "timeouts, tls, "
               "upstream_timeout, user, watch, watch_wait, workers)");
     EXPECT_EQ(error_after([](json& c) {
                   c["access_log"] = {{"enable", true}};
@@ -397,6 +398,7 @@ TEST(ParseConfigFreshnessAndEdge, DefaultsAndValues) {
     EXPECT_EQ(c.limits.max_connections_per_ip, 2u);
     EXPECT_EQ(c.limits.new_connections_per_ip_per_second, 3u);
     EXPECT_EQ(c.limits.max_requests_per_connection, 4u);
+    EXPECT_EQ(c.limits.ipv6_prefix_length, 64u);  // the default: one IPv6 host owns a /64
     EXPECT_EQ(c.timeouts.handshake, std::chrono::seconds(1));
     EXPECT_EQ(c.timeouts.request_head, std::chrono::seconds(2));
     EXPECT_EQ(c.timeouts.keep_alive, std::chrono::seconds(3));
@@ -419,6 +421,11 @@ TEST(ParseConfigFreshnessAndEdge, ErrorsNameTheKey) {
               std::string::npos);
     EXPECT_NE(error(R"("limits":{"max_conns":1})").find("limits.max_conns: unknown key"),
               std::string::npos);
+    EXPECT_NE(error(R"("limits":{"ipv6_prefix_length":47})").find("limits.ipv6_prefix_length"),
+              std::string::npos);
+    EXPECT_NE(error(R"("limits":{"ipv6_prefix_length":129})").find("limits.ipv6_prefix_length"),
+              std::string::npos);
+    EXPECT_EQ(error(R"("limits":{"ipv6_prefix_length":56})"), "accepted");
     EXPECT_NE(error(R"("timeouts":{"write":"1ms"})").find("timeouts.write"), std::string::npos);
     EXPECT_NE(error(R"("watch_wait":"20m")").find("watch_wait"), std::string::npos);
 }

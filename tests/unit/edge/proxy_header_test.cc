@@ -34,14 +34,14 @@ TEST(ProxyHeader, ReadsVersion1) {
     ASSERT_EQ(result.status, ProxyHeaderStatus::Complete) << result.error_reason;
     EXPECT_EQ(result.header.version, 1);
     EXPECT_FALSE(result.header.local);
-    EXPECT_EQ(result.header.client_address, "203.0.113.7");
+    EXPECT_EQ(result.header.client.text(), "203.0.113.7");
     EXPECT_EQ(result.header.client_port, 51234);
     EXPECT_EQ(result.consumed, 43u);  // the TLS bytes after it are not touched
 
     const auto v6 = parse_proxy_header("PROXY TCP6 2001:DB8::1 2001:db8::2 4000 443\r\n");
     ASSERT_EQ(v6.status, ProxyHeaderStatus::Complete) << v6.error_reason;
-    EXPECT_TRUE(v6.header.ipv6);
-    EXPECT_EQ(v6.header.client_address, "2001:db8::1");  // one spelling per address
+    EXPECT_TRUE(v6.header.client.ipv6);
+    EXPECT_EQ(v6.header.client.text(), "2001:db8::1");  // one spelling per address
 
     const auto unknown = parse_proxy_header("PROXY UNKNOWN ffff::1 ffff::2 1 2\r\n");
     ASSERT_EQ(unknown.status, ProxyHeaderStatus::Complete);
@@ -52,22 +52,22 @@ TEST(ProxyHeader, ReadsVersion2) {
     const auto proxy = parse_proxy_header(v2(1, 0x11, ipv4_block()) + "\x16\x03\x01"s);
     ASSERT_EQ(proxy.status, ProxyHeaderStatus::Complete) << proxy.error_reason;
     EXPECT_EQ(proxy.header.version, 2);
-    EXPECT_EQ(proxy.header.client_address, "203.0.113.7");
+    EXPECT_EQ(proxy.header.client.text(), "203.0.113.7");
     EXPECT_EQ(proxy.header.client_port, 51234);
     EXPECT_EQ(proxy.consumed, 28u);
 
     std::string v6_source = "\x20\x01\x0d\xb8"s + std::string(11, '\0') + "\x09"s;
     const auto v6 = parse_proxy_header(v2(1, 0x21, ipv6_block(v6_source)));
     ASSERT_EQ(v6.status, ProxyHeaderStatus::Complete) << v6.error_reason;
-    EXPECT_EQ(v6.header.client_address, "2001:db8::9");
+    EXPECT_EQ(v6.header.client.text(), "2001:db8::9");
     EXPECT_EQ(v6.header.client_port, 12345);
 
     // An IPv4 client carried over IPv6 is that IPv4 client.
     const std::string mapped = std::string(10, '\0') + "\xff\xff\xc6\x33\x64\x01"s;
     const auto mapped_result = parse_proxy_header(v2(1, 0x21, ipv6_block(mapped)));
     ASSERT_EQ(mapped_result.status, ProxyHeaderStatus::Complete);
-    EXPECT_EQ(mapped_result.header.client_address, "198.51.100.1");
-    EXPECT_FALSE(mapped_result.header.ipv6);
+    EXPECT_EQ(mapped_result.header.client.text(), "198.51.100.1");
+    EXPECT_FALSE(mapped_result.header.client.ipv6);
 
     // TLVs after the addresses (AWS puts its VPC endpoint ID there) are skipped.
     const std::string tlv = "\xea\x00\x05vpce1"s;
@@ -122,7 +122,20 @@ TEST(ProxyHeader, RefusesEverythingElse) {
         const auto result = parse_proxy_header(input);
         EXPECT_EQ(result.status, ProxyHeaderStatus::Invalid) << input.substr(0, 60);
         EXPECT_FALSE(result.error_reason.empty());
+        EXPECT_NE(result.problem, ProxyHeaderProblem::None);
     }
+}
+
+// The rejection counter's reason: a connection without a header, one with a broken header, and
+// one whose header runs past the limits are told apart.
+TEST(ProxyHeader, NamesTheKindOfRefusal) {
+    EXPECT_EQ(parse_proxy_header("\x16\x03\x01\x02\x00"s).problem, ProxyHeaderProblem::Missing);
+    EXPECT_EQ(parse_proxy_header("GET / HTTP/1.1\r\n").problem, ProxyHeaderProblem::Missing);
+    EXPECT_EQ(parse_proxy_header("PROXY TCP5 1 2 3 4\r\n").problem, ProxyHeaderProblem::Malformed);
+    EXPECT_EQ(parse_proxy_header("PROXY TCP4 "s + std::string(100, '1')).problem,
+              ProxyHeaderProblem::TooLong);
+    EXPECT_EQ(parse_proxy_header(kSignature + "\x21\x11\x04\x01"s).problem,
+              ProxyHeaderProblem::TooLong);
 }
 
 }  // namespace
