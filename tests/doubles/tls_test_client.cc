@@ -3,6 +3,7 @@
 #include "common/digest.h"
 #include "common/raii.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -97,7 +98,7 @@ WaitResult wait_for(int fd, short events, Clock::time_point deadline) {
 
 // A connected nonblocking TCP socket, or an error message.
 Socket connect_tcp(const std::string& host, std::uint16_t port, Clock::time_point deadline,
-                   RawExchange& exchange) {
+                   RawExchange& exchange, const std::string& source_address = {}) {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -120,6 +121,16 @@ Socket connect_tcp(const std::string& host, std::uint16_t port, Clock::time_poin
         }
         int one = 1;
         ::setsockopt(socket.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (!source_address.empty()) {
+            sockaddr_in local{};
+            local.sin_family = AF_INET;
+            if (address->ai_family != AF_INET ||
+                ::inet_pton(AF_INET, source_address.c_str(), &local.sin_addr) != 1 ||
+                ::bind(socket.get(), reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+                exchange.handshake_error = "bind " + source_address + ": " + std::strerror(errno);
+                continue;
+            }
+        }
         if (::connect(socket.get(), address->ai_addr, address->ai_addrlen) != 0) {
             if (errno != EINPROGRESS) {
                 exchange.handshake_error = std::string("connect: ") + std::strerror(errno);
@@ -238,8 +249,15 @@ RawExchange raw_tls_exchange(const RawTlsOptions& options, const std::string& by
     SigpipeGuard sigpipe_guard;
     RawExchange exchange;
     Clock::time_point deadline = Clock::now() + options.deadline;
-    Socket socket = connect_tcp(options.host, options.port, deadline, exchange);
+    Socket socket =
+        connect_tcp(options.host, options.port, deadline, exchange, options.source_address);
     if (socket.get() < 0) return exchange;
+    if (!options.cleartext_prefix.empty() &&
+        ::send(socket.get(), options.cleartext_prefix.data(), options.cleartext_prefix.size(),
+               MSG_NOSIGNAL) != static_cast<ssize_t>(options.cleartext_prefix.size())) {
+        exchange.handshake_error = std::string("send: ") + std::strerror(errno);
+        return exchange;
+    }
 
     SslCtxPtr context(SSL_CTX_new(TLS_client_method()));
     if (!context) {

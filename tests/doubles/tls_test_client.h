@@ -27,8 +27,11 @@ struct RawTlsOptions {
     // is empty (so an IP SAN).
     std::string ca_file{};
     std::chrono::milliseconds deadline{5000};
-    int tls_max_version = 0;  // 0 any; else e.g. TLS1_2_VERSION
-    std::string alpn{};       // ALPN offer in wire format (length-prefixed names); empty: none
+    int tls_max_version = 0;       // 0 any; else e.g. TLS1_2_VERSION
+    std::string alpn{};            // ALPN offer in wire format (length-prefixed names); empty: none
+    std::string source_address{};  // local address to connect from (e.g. 127.0.0.2); empty: any
+    // Sent in the clear right after connecting, before the ClientHello (a PROXY header).
+    std::string cleartext_prefix{};
 };
 
 // Connects, sends `bytes` (in one write), reads until the peer closes or the deadline passes.

@@ -286,6 +286,13 @@ HttpResponse perform(CURL* handle, const std::string& url, const HttpRequestOpti
     curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
     curl_easy_setopt(handle, CURLOPT_HTTPHEADER, header_list.get());
     curl_easy_setopt(handle, CURLOPT_RESOLVE, resolve_list.get());
+    curl_slist* connect_to = nullptr;
+    if (!options.connect_to.empty()) {
+        connect_to = curl_slist_append(nullptr, options.connect_to.c_str());
+    }
+    std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> connect_to_list(
+        connect_to, curl_slist_free_all);
+    curl_easy_setopt(handle, CURLOPT_CONNECT_TO, connect_to_list.get());
     if (!options.ca_file.empty()) curl_easy_setopt(handle, CURLOPT_CAINFO, options.ca_file.c_str());
     if (options.capture_certificate) curl_easy_setopt(handle, CURLOPT_CERTINFO, 1L);
     if (!options.source_address.empty()) {

@@ -81,6 +81,9 @@ struct HttpRequestOptions {
     std::vector<std::string> headers;  // "Name: value"
     std::string ca_file;               // verify the server against this CA (https)
     std::string resolve;               // CURLOPT_RESOLVE entry "host:port:127.0.0.1"
+    // CURLOPT_CONNECT_TO entry "host:port:127.0.0.1:other_port": the URL (Host, SNI) stays,
+    // the connection goes elsewhere (a load balancer in front of the gateway).
+    std::string connect_to;
     std::chrono::milliseconds timeout{5000};
     bool capture_certificate = false;  // fill peer_subject
     std::string source_address;        // local address to connect from (e.g. 127.0.0.2)

@@ -43,9 +43,10 @@ void collect_keys(const nlohmann::json& value, const std::string& prefix,
     }
 }
 
-// conf/gateway.json with its commented tls.acme block (between "// ACME begin" and "// ACME end")
-// taken in: each line there loses its leading "// ", so the block must stay valid JSON.
-std::string example_with_acme(const std::string& example) {
+// conf/gateway.json with its commented blocks (tls.acme between "// ACME begin" and
+// "// ACME end", the PROXY protocol ones between "// PROXY begin" and "// PROXY end") taken in:
+// each line there loses its leading "// ", so the blocks must stay valid JSON.
+std::string example_with_optional_blocks(const std::string& example) {
     std::istringstream lines(example);
     std::string out;
     bool in_block = false;
@@ -53,8 +54,12 @@ std::string example_with_acme(const std::string& example) {
         const std::size_t text = line.find_first_not_of(' ');
         const std::string_view trimmed =
             text == std::string::npos ? std::string_view() : std::string_view(line).substr(text);
-        if (trimmed == "// ACME begin" || trimmed == "// ACME end") {
-            in_block = trimmed == "// ACME begin";
+        if (trimmed == "// ACME begin" || trimmed == "// PROXY begin") {
+            in_block = true;
+            continue;
+        }
+        if (trimmed == "// ACME end" || trimmed == "// PROXY end") {
+            in_block = false;
             continue;
         }
         if (in_block && trimmed.starts_with("// ")) {
@@ -66,9 +71,10 @@ std::string example_with_acme(const std::string& example) {
 }
 
 TEST(ReadmeReference, DocumentsExactlyTheKeysOfTheCommentedExample) {
-    const std::string example = example_with_acme(
+    const std::string example = example_with_optional_blocks(
         testing::read_file(std::string(OIDCGW_SOURCE_DIR) + "/conf/gateway.json"));
     ASSERT_NE(example.find("\"acme\""), std::string::npos);
+    ASSERT_NE(example.find("\"proxy_protocol_from\""), std::string::npos);
     std::string error;
     const auto parsed =
         parse_strict_json(example, &error, {.allow_comments = true, .max_depth = 32});
