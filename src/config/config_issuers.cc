@@ -80,8 +80,51 @@ void add_upstream_warnings(const IssuerConfig& issuer, const std::string& key,
     }
 }
 
+std::vector<IssuerAlias> read_aliases(const json& value, const std::string& key) {
+    const json& list = read_non_empty_array(value, key, "\"host[:port]\" names", "alias");
+    std::vector<IssuerAlias> aliases;
+    for (std::size_t index = 0; index < list.size(); ++index) {
+        const std::string element_key = element_path(key, index);
+        std::string error;
+        std::optional<IssuerAlias> alias =
+            parse_issuer_alias(read_non_empty_string(list[index], element_key), &error);
+        if (!alias) fail(element_key, error);
+        aliases.push_back(std::move(*alias));
+    }
+    return aliases;
+}
+
+bool same_authority(const std::string& host_a, std::uint16_t port_a, const std::string& host_b,
+                    std::uint16_t port_b) {
+    return port_a == port_b && host_a == host_b;
+}
+
+// An alias answers for exactly one issuer, and never for an authority an issuer URL already
+// names: otherwise one issuer's clients could be handed another's keys.
+void check_alias_is_unique(const IssuerAlias& alias, const std::string& alias_key,
+                           const std::vector<IssuerConfig>& issuers, const IssuerUrl& own,
+                           const std::string& issuers_key) {
+    const auto clash = [&](const std::string& other_key, const std::string& what) {
+        fail(alias_key, quote_untrusted(alias.text) + " is " + what + " (" + other_key + ")");
+    };
+    for (std::size_t index = 0; index <= issuers.size(); ++index) {
+        const IssuerUrl& url = index < issuers.size() ? issuers[index].issuer : own;
+        const std::string url_key = element_path(issuers_key, index);
+        if (same_authority(alias.host, alias.port, url.host, url.port)) {
+            clash(url_key + ".issuer", "the host and port of an issuer");
+        }
+        for (std::size_t other = 0; other < url.aliases.size(); ++other) {
+            if (&url.aliases[other] == &alias) break;  // only those before it
+            if (same_authority(alias.host, alias.port, url.aliases[other].host,
+                               url.aliases[other].port)) {
+                clash(element_path(url_key + ".aliases", other), "already an alias");
+            }
+        }
+    }
+}
+
 IssuerConfig read_issuer(const json& value, const std::string& key) {
-    const ObjectReader reader(value, key, {"issuer", "upstream_tls", "upstreams"});
+    const ObjectReader reader(value, key, {"issuer", "upstream_tls", "upstreams", "aliases"});
     IssuerConfig issuer;
     const std::string issuer_key = reader.key_path("issuer");
     const std::string text = read_non_empty_string(reader.require("issuer"), issuer_key);
@@ -92,6 +135,9 @@ IssuerConfig read_issuer(const json& value, const std::string& key) {
     issuer.upstreams = read_upstreams(reader.require("upstreams"), reader.key_path("upstreams"));
     if (const json* tls = reader.find("upstream_tls")) {
         issuer.upstream_tls = read_upstream_tls(*tls, reader.key_path("upstream_tls"));
+    }
+    if (const json* aliases = reader.find("aliases")) {
+        issuer.issuer.aliases = read_aliases(*aliases, reader.key_path("aliases"));
     }
     return issuer;
 }
@@ -117,6 +163,19 @@ std::vector<IssuerConfig> read_issuers(const json& value, const std::string& key
                                                   quote_untrusted(other.text) +
                                                   "): both would serve the same discovery URL");
             }
+            for (std::size_t alias = 0; alias < other.aliases.size(); ++alias) {
+                if (same_authority(issuer.issuer.host, issuer.issuer.port,
+                                   other.aliases[alias].host, other.aliases[alias].port)) {
+                    fail(element_key + ".issuer",
+                         "has the host and port of an alias of another issuer (" +
+                             element_path(other_key + ".aliases", alias) + ")");
+                }
+            }
+        }
+        for (std::size_t alias = 0; alias < issuer.issuer.aliases.size(); ++alias) {
+            check_alias_is_unique(issuer.issuer.aliases[alias],
+                                  element_path(element_key + ".aliases", alias), issuers,
+                                  issuer.issuer, key);
         }
         add_upstream_warnings(issuer, element_key, warnings);
         issuers.push_back(std::move(issuer));

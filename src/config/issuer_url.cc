@@ -2,6 +2,7 @@
 
 #include "common/ascii.h"
 #include "common/host_port.h"
+#include "common/text_escape.h"
 
 #include <re2/re2.h>
 
@@ -194,13 +195,43 @@ bool host_matches_issuer(const IssuerUrl& issuer, std::string_view host_header) 
     // Issuer hosts are names or IPv4 addresses: a bracketed Host never names one.
     const std::optional<HostPort> parts = split_host_port(host_header);
     if (!parts || parts->bracketed) return false;
+    std::uint16_t port = kHttpsPort;
+    if (parts->port) {
+        const std::optional<std::uint16_t> parsed = parse_port(*parts->port);
+        if (!parsed) return false;
+        port = *parsed;
+    }
+    if (port == issuer.port && equals_ignoring_ascii_case(parts->host, issuer.host)) return true;
+    for (const IssuerAlias& alias : issuer.aliases) {
+        if (port == alias.port && equals_ignoring_ascii_case(parts->host, alias.host)) return true;
+    }
+    return false;
+}
+
+std::optional<IssuerAlias> parse_issuer_alias(std::string_view text, std::string* error) {
+    const std::optional<HostPort> parts = split_host_port(text);
+    if (!parts || parts->bracketed || parts->has_extra_colon()) {
+        *error = "must be HOST or HOST:PORT with HOST a DNS name or IPv4 address, found " +
+                 quote_untrusted(text);
+        return std::nullopt;
+    }
+    if (!is_dns_name_or_ipv4(parts->host)) {
+        *error = quote_untrusted(parts->host) + " is not a DNS name or IPv4 address";
+        return std::nullopt;
+    }
+    IssuerAlias alias;
+    alias.text = std::string(text);
+    alias.host = to_lower_ascii(parts->host);
     if (parts->port) {
         const std::optional<std::uint16_t> port = parse_port(*parts->port);
-        if (!port || *port != issuer.port) return false;
-    } else if (issuer.port != kHttpsPort) {
-        return false;
+        if (!port) {
+            *error =
+                "port must be a number from 1 to 65535, found " + quote_untrusted(*parts->port);
+            return std::nullopt;
+        }
+        alias.port = *port;
     }
-    return equals_ignoring_ascii_case(parts->host, issuer.host);
+    return alias;
 }
 
 std::string UpstreamUrl::url_for(std::string_view path) const {

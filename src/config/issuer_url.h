@@ -5,8 +5,21 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace oidcgw {
+
+// Another authority whose requests get an issuer's documents (issuers[].aliases): HOST[:PORT],
+// HOST a DNS name or IPv4 address, typically a private name on a private listener for Consul
+// and Vault. The documents are served unchanged: they still name the public issuer.
+struct IssuerAlias {
+    std::string text;  // as configured
+    std::string host;  // lowercased
+    std::uint16_t port = 443;
+};
+
+// Parses an alias; nullopt with *error saying why.
+std::optional<IssuerAlias> parse_issuer_alias(std::string_view text, std::string* error);
 
 // A public issuer URL: https://HOST[:PORT][/PREFIX], no userinfo, query or fragment.
 struct IssuerUrl {
@@ -16,6 +29,9 @@ struct IssuerUrl {
     std::uint16_t port = 443;
     bool explicit_port = false;  // true when the URL names a port (even :443)
     std::string path_prefix;     // "" or "/a/b": the URL path without its trailing slash
+    // Other authorities answered like this one, at the same paths (set from issuers[].aliases;
+    // parse_issuer_url leaves it empty).
+    std::vector<IssuerAlias> aliases;
 
     // Paths the gateway serves for this issuer.
     std::string discovery_path() const { return path_prefix + "/.well-known/openid-configuration"; }
@@ -26,8 +42,8 @@ struct IssuerUrl {
 // (no '%', no empty, "." or ".." segments) because the gateway serves such paths literally.
 std::optional<IssuerUrl> parse_issuer_url(std::string_view text, std::string* error);
 
-// True when an HTTP Host header value names this issuer's authority: case-insensitive host; the
-// port must match, and may be omitted when the issuer's port is 443.
+// True when an HTTP Host header value names this issuer's authority or one of its aliases:
+// case-insensitive host; the port must match, and may be omitted when it is 443.
 bool host_matches_issuer(const IssuerUrl& issuer, std::string_view host_header);
 
 // A private upstream base URL: http(s)://HOST[:PORT][/BASE], no userinfo, query or fragment.

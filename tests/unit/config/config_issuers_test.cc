@@ -26,6 +26,67 @@ TEST(ParseConfigIssuers, SeveralIssuers) {
     EXPECT_EQ(config.issuers[2].issuer.port, 8443);
 }
 
+// Consul and Vault fetch the same documents under a private name (issuers[].aliases).
+TEST(ParseConfigIssuers, Aliases) {
+    const Config config = config_after([](json& c) {
+        c["issuers"][0]["aliases"] = {"Nomad-OIDC.internal:8443", "10.0.5.5", "oidc.consul"};
+        c["issuers"].push_back({{"issuer", "https://oidc.example.com/eu"},
+                                {"upstreams", {"https://10.0.0.2:4646"}},
+                                {"aliases", {"eu.nomad-oidc.internal:8443"}}});
+    });
+    const std::vector<IssuerAlias>& aliases = config.issuers[0].issuer.aliases;
+    ASSERT_EQ(aliases.size(), 3u);
+    EXPECT_EQ(aliases[0].host, "nomad-oidc.internal");
+    EXPECT_EQ(aliases[0].port, 8443);
+    EXPECT_EQ(aliases[0].text, "Nomad-OIDC.internal:8443");
+    EXPECT_EQ(aliases[1].port, 443);
+    EXPECT_EQ(config.issuers[1].issuer.aliases.size(), 1u);
+    EXPECT_TRUE(config_after([](json&) {}).issuers[0].issuer.aliases.empty());
+}
+
+TEST(ParseConfigIssuers, AliasErrorsNameTheKey) {
+    const auto alias_error = [](const json& aliases) {
+        return error_after([&](json& c) { c["issuers"][0]["aliases"] = aliases; });
+    };
+    EXPECT_EQ(alias_error("nomad.internal"),
+              "issuers[0].aliases: must be an array of \"host[:port]\" names, found string");
+    EXPECT_EQ(alias_error(json::array()), "issuers[0].aliases: must list at least one alias");
+    EXPECT_TRUE(contains(alias_error({"https://nomad.internal"}), "issuers[0].aliases[0]: "));
+    EXPECT_TRUE(contains(alias_error({"[::1]:8443"}), "issuers[0].aliases[0]: must be HOST"));
+    EXPECT_TRUE(contains(alias_error({"nomad.internal:0"}), "port must be a number"));
+    EXPECT_TRUE(contains(alias_error({"nomad_internal"}), "is not a DNS name or IPv4 address"));
+    EXPECT_TRUE(contains(alias_error({"nomad.internal/path"}), "issuers[0].aliases[0]: "));
+    EXPECT_EQ(alias_error({"a.internal", "A.internal:443"}),
+              "issuers[0].aliases[1]: \"A.internal:443\" is already an alias "
+              "(issuers[0].aliases[0])");
+    EXPECT_EQ(alias_error({"OIDC.example.com"}),
+              "issuers[0].aliases[0]: \"OIDC.example.com\" is the host and port of an issuer "
+              "(issuers[0].issuer)");
+    // Across issuers, both ways round.
+    EXPECT_EQ(error_after([](json& c) {
+                  c["issuers"][0]["aliases"] = {"shared.internal"};
+                  c["issuers"].push_back({{"issuer", "https://b.example.com"},
+                                          {"upstreams", {"https://10.0.0.2:4646"}},
+                                          {"aliases", {"shared.internal"}}});
+              }),
+              "issuers[1].aliases[0]: \"shared.internal\" is already an alias "
+              "(issuers[0].aliases[0])");
+    EXPECT_EQ(error_after([](json& c) {
+                  c["issuers"][0]["aliases"] = {"b.example.com"};
+                  c["issuers"].push_back({{"issuer", "https://b.example.com"},
+                                          {"upstreams", {"https://10.0.0.2:4646"}}});
+              }),
+              "issuers[1].issuer: has the host and port of an alias of another issuer "
+              "(issuers[0].aliases[0])");
+    EXPECT_EQ(error_after([](json& c) {
+                  c["issuers"].push_back({{"issuer", "https://b.example.com"},
+                                          {"upstreams", {"https://10.0.0.2:4646"}},
+                                          {"aliases", {"oidc.example.com:443"}}});
+              }),
+              "issuers[1].aliases[0]: \"oidc.example.com:443\" is the host and port of an "
+              "issuer (issuers[0].issuer)");
+}
+
 TEST(ParseConfigIssuers, Errors) {
     EXPECT_EQ(error_after([](json& c) { c.erase("issuers"); }), "issuers: is required");
     EXPECT_EQ(error_after([](json& c) { c["issuers"] = json::object(); }),

@@ -194,7 +194,7 @@ TEST(ParseConfig, UnknownKeysAtEveryLevel) {
     EXPECT_EQ(error_after([](json& c) { c["tls"]["certificates"][0]["chain"] = "/x"; }),
               "tls.certificates[0].chain: unknown key (known: certificate, private_key)");
     EXPECT_EQ(error_after([](json& c) { c["issuers"][0]["jwks"] = "/x"; }),
-              "issuers[0].jwks: unknown key (known: issuer, upstream_tls, upstreams)");
+              "issuers[0].jwks: unknown key (known: aliases, issuer, upstream_tls, upstreams)");
     EXPECT_EQ(error_after([](json& c) {
                   c["issuers"][0]["upstream_tls"] = {{"cafile", "/x"}};
               }),

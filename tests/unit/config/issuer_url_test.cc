@@ -164,6 +164,26 @@ TEST(HostMatchesIssuer, ExplicitDefaultPortStillAllowsOmission) {
     EXPECT_TRUE(host_matches_issuer(issuer, "oidc.nomad.example.com:443"));
 }
 
+// issuers[].aliases: each alias is an authority of its own, matched the same way.
+TEST(HostMatchesIssuer, AliasesAnswerForTheIssuer) {
+    IssuerUrl issuer = must_parse_issuer("https://oidc.nomad.example.com/x");
+    std::string error;
+    issuer.aliases.push_back(parse_issuer_alias("Nomad-OIDC.internal:8443", &error).value());
+    issuer.aliases.push_back(parse_issuer_alias("10.0.5.5", &error).value());
+    EXPECT_TRUE(host_matches_issuer(issuer, "oidc.nomad.example.com"));
+    EXPECT_TRUE(host_matches_issuer(issuer, "nomad-oidc.internal:8443"));
+    EXPECT_FALSE(host_matches_issuer(issuer, "nomad-oidc.internal"));  // its port is 8443
+    EXPECT_FALSE(host_matches_issuer(issuer, "oidc.nomad.example.com:8443"));
+    EXPECT_TRUE(host_matches_issuer(issuer, "10.0.5.5"));
+    EXPECT_TRUE(host_matches_issuer(issuer, "10.0.5.5:443"));
+    EXPECT_FALSE(host_matches_issuer(issuer, "10.0.5.6"));
+    EXPECT_FALSE(host_matches_issuer(issuer, "[10.0.5.5]"));
+    EXPECT_FALSE(parse_issuer_alias("nomad.internal:", &error).has_value());
+    EXPECT_FALSE(parse_issuer_alias("", &error).has_value());
+    EXPECT_FALSE(parse_issuer_alias("a b", &error).has_value());
+    EXPECT_FALSE(parse_issuer_alias("1.2.3.4.5", &error).has_value());
+}
+
 TEST(HostMatchesIssuer, OtherPortMustBeNamed) {
     const IssuerUrl issuer = must_parse_issuer("https://localhost:8443");
     EXPECT_TRUE(host_matches_issuer(issuer, "localhost:8443"));
