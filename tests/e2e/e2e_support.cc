@@ -351,21 +351,37 @@ HttpResponse KeepAliveClient::get(const std::string& url) {
 }
 
 // A TCP connection from `source` (a loopback address) to 127.0.0.1:port; -1 on failure.
-int connect_from(const std::string& source, std::uint16_t port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+int connect_from(const std::string& source, std::uint16_t port, const std::string& destination) {
+    const bool ipv6 = destination.find(':') != std::string::npos;
+    const int fd = ::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
     // Bounds connect() too: on Linux a blocking connect gives up after the send timeout.
     const timeval timeout{5, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-    sockaddr_in local{};
-    local.sin_family = AF_INET;
-    ::inet_pton(AF_INET, source.c_str(), &local.sin_addr);
-    sockaddr_in remote{};
-    remote.sin_family = AF_INET;
-    remote.sin_port = htons(port);
-    ::inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0 ||
-        ::connect(fd, reinterpret_cast<sockaddr*>(&remote), sizeof remote) != 0) {
+    sockaddr_storage local{};
+    sockaddr_storage remote{};
+    socklen_t length = 0;
+    bool parsed = false;
+    if (ipv6) {
+        auto* local6 = reinterpret_cast<sockaddr_in6*>(&local);
+        auto* remote6 = reinterpret_cast<sockaddr_in6*>(&remote);
+        local6->sin6_family = remote6->sin6_family = AF_INET6;
+        remote6->sin6_port = htons(port);
+        parsed = ::inet_pton(AF_INET6, source.c_str(), &local6->sin6_addr) == 1 &&
+                 ::inet_pton(AF_INET6, destination.c_str(), &remote6->sin6_addr) == 1;
+        length = sizeof(sockaddr_in6);
+    } else {
+        auto* local4 = reinterpret_cast<sockaddr_in*>(&local);
+        auto* remote4 = reinterpret_cast<sockaddr_in*>(&remote);
+        local4->sin_family = remote4->sin_family = AF_INET;
+        remote4->sin_port = htons(port);
+        parsed = ::inet_pton(AF_INET, source.c_str(), &local4->sin_addr) == 1 &&
+                 ::inet_pton(AF_INET, destination.c_str(), &remote4->sin_addr) == 1;
+        length = sizeof(sockaddr_in);
+    }
+    if (!parsed || ::bind(fd, reinterpret_cast<sockaddr*>(&local), length) != 0 ||
+        ::connect(fd, reinterpret_cast<sockaddr*>(&remote), length) != 0) {
         ::close(fd);
         return -1;
     }

@@ -105,9 +105,11 @@ class KeepAliveClient {
     void* handle_;  // CURL*
 };
 
-// A TCP connection from `source` (a loopback address) to 127.0.0.1:port, with 5 s send and
-// receive timeouts (which bound connect too); -1 on failure.
-int connect_from(const std::string& source, std::uint16_t port);
+// A TCP connection from `source` (a loopback address) to destination:port (IPv4 or IPv6, the
+// two of one family), with 5 s send and receive timeouts (which bound connect too); -1 on
+// failure.
+int connect_from(const std::string& source, std::uint16_t port,
+                 const std::string& destination = "127.0.0.1");
 
 // True when the server has closed `fd` (EOF or reset) within `timeout`. Bytes still in flight
 // (TLS session tickets, a close_notify) are read and discarded on the way.
