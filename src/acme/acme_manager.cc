@@ -26,21 +26,6 @@ constexpr milliseconds kRecheck{3600'000};
 // While another gateway holds the lock it is ordering; its certificate is looked for this often.
 constexpr milliseconds kLockPoll{5'000};
 
-std::string read_ca(const AcmeConfig& config) {
-    std::string pem;
-    if (config.ca.empty()) return pem;
-    std::string error;
-    // Checked by load_config_file; a chain that stopped loading is left to fail the transfer.
-    for (const X509Ptr& certificate : load_certificate_chain(config.ca, &error)) {
-        BioPtr bio(BIO_new(BIO_s_mem()));
-        if (!bio || PEM_write_bio_X509(bio.get(), certificate.get()) != 1) continue;
-        char* data = nullptr;
-        const long length = BIO_get_mem_data(bio.get(), &data);
-        pem.append(data, static_cast<std::size_t>(length));
-    }
-    return pem;
-}
-
 std::string names_text(const std::vector<std::string>& names) {
     std::string text;
     for (const std::string& name : names) text += (text.empty() ? "" : ", ") + name;
@@ -61,19 +46,6 @@ AcmeManager::AcmeManager(AcmeConfig config, std::string cache_dir,
       random_(std::random_device{}()) {
     report_.names = config_.names;
     report_.directory_url = config_.directory_url;
-    // Read now, while the files the configuration names are readable (at start, before the
-    // privilege drop); afterwards the ACME thread touches nothing outside cache_dir/acme.
-    ca_pem_ = read_ca(config_);
-    if (const auto& binding = config_.external_account_binding) {
-        std::string error;
-        std::optional<std::string> mac =
-            read_external_account_mac_key(binding->hmac_key_file, &error);
-        if (mac) {
-            eab_mac_key_ = std::move(*mac);
-        } else {
-            credentials_error_ = "external_account_binding: " + error;
-        }
-    }
     // Both series exist from the start, so a rate over them is defined before the first order.
     for (const char* result : {"success", "failure"}) {
         metrics_.counter("oidc_gateway_acme_orders_total", "ACME certificate orders, by result.",
@@ -252,17 +224,17 @@ bool AcmeManager::prepare_account(std::string* error) {
 }
 
 std::optional<AcmeClientSettings> AcmeManager::client_settings(std::string* error) const {
-    if (!credentials_error_.empty()) {
-        *error = credentials_error_;
+    if (config_.external_account_binding && config_.eab_mac_key.empty()) {
+        *error = "external_account_binding: the MAC key was not read with the configuration";
         return std::nullopt;
     }
     AcmeClientSettings settings;
     settings.directory_url = config_.directory_url;
     settings.contact = config_.contact;
-    settings.http.ca_pem = ca_pem_;
+    settings.http.ca_pem = config_.ca_pem;
     if (const auto& binding = config_.external_account_binding) {
         settings.eab_key_id = binding->key_id;
-        settings.eab_mac_key = eab_mac_key_;
+        settings.eab_mac_key = config_.eab_mac_key;
     }
     return settings;
 }

@@ -97,10 +97,7 @@ class AcmeManager {
     MetricsRegistry& metrics_;
     CertificateReady on_certificate_;
 
-    std::string ca_pem_;             // tls.acme.ca, read at construction
-    std::string eab_mac_key_;        // the EAB MAC key, read at construction
-    std::string credentials_error_;  // why one of them could not be read
-    EvpPkeyPtr account_key_;         // the thread's
+    EvpPkeyPtr account_key_;  // the thread's
     std::string account_url_;
     std::mt19937_64 random_;
     std::chrono::steady_clock::time_point ari_next_check_{};  // the thread's

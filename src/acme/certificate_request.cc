@@ -20,7 +20,7 @@ struct ExtensionStackFree {
 using ExtensionStackPtr = std::unique_ptr<STACK_OF(X509_EXTENSION), ExtensionStackFree>;
 
 template <typename Result>
-Result fail(std::string* error, std::string message) {
+Result openssl_failed(std::string* error, std::string message) {
     ERR_clear_error();
     if (error != nullptr) *error = std::move(message);
     return Result();
@@ -69,38 +69,42 @@ std::string private_key_pem(EVP_PKEY* key) {
 
 X509ExtensionPtr dns_subject_alt_name(const std::vector<std::string>& dns_names,
                                       std::string* error) {
-    if (dns_names.empty()) return fail<X509ExtensionPtr>(error, "no DNS name to certify");
+    if (dns_names.empty()) return openssl_failed<X509ExtensionPtr>(error, "no DNS name to certify");
     GeneralNamesPtr names(sk_GENERAL_NAME_new_null());
-    if (!names) return fail<X509ExtensionPtr>(error, "OpenSSL could not allocate a name list");
+    if (!names)
+        return openssl_failed<X509ExtensionPtr>(error, "OpenSSL could not allocate a name list");
     for (std::size_t i = 0; i < dns_names.size(); ++i) {
         if (dns_names[i].empty() || !is_printable_ascii(dns_names[i])) {
-            return fail<X509ExtensionPtr>(
+            return openssl_failed<X509ExtensionPtr>(
                 error, "DNS name " + std::to_string(i + 1) +
                            " is empty or not printable ASCII (give an international name in its "
                            "xn-- form)");
         }
         GeneralNamePtr name = dns_general_name(dns_names[i]);
         if (!name || sk_GENERAL_NAME_push(names.get(), name.get()) <= 0) {
-            return fail<X509ExtensionPtr>(error, "OpenSSL could not build the subjectAltName");
+            return openssl_failed<X509ExtensionPtr>(error,
+                                                    "OpenSSL could not build the subjectAltName");
         }
         name.release();  // the list owns it now
     }
     X509ExtensionPtr extension(X509V3_EXT_i2d(NID_subject_alt_name, 0, names.get()));
     if (!extension)
-        return fail<X509ExtensionPtr>(error, "OpenSSL could not encode the subjectAltName");
+        return openssl_failed<X509ExtensionPtr>(error,
+                                                "OpenSSL could not encode the subjectAltName");
     return extension;
 }
 
 std::optional<std::string> certificate_signing_request(const std::vector<std::string>& dns_names,
                                                        EVP_PKEY* key, std::string* error) {
     using Result = std::optional<std::string>;
-    if (key == nullptr) return fail<Result>(error, "no key to sign the certificate request with");
+    if (key == nullptr)
+        return openssl_failed<Result>(error, "no key to sign the certificate request with");
     X509ExtensionPtr alt_names = dns_subject_alt_name(dns_names, error);
     if (!alt_names) return std::nullopt;
     X509ReqPtr request(X509_REQ_new());
     if (!request || X509_REQ_set_version(request.get(), X509_REQ_VERSION_1) != 1 ||
         X509_REQ_set_pubkey(request.get(), key) != 1) {
-        return fail<Result>(error, "OpenSSL could not start the certificate request");
+        return openssl_failed<Result>(error, "OpenSSL could not start the certificate request");
     }
     const std::string& first_name = dns_names.front();
     if (first_name.size() <= kMaxCommonNameBytes) {
@@ -108,28 +112,30 @@ std::optional<std::string> certificate_signing_request(const std::vector<std::st
         if (X509_NAME_add_entry_by_NID(subject, NID_commonName, MBSTRING_ASC,
                                        reinterpret_cast<const unsigned char*>(first_name.data()),
                                        static_cast<int>(first_name.size()), -1, 0) != 1) {
-            return fail<Result>(error, "OpenSSL could not set the request's common name");
+            return openssl_failed<Result>(error, "OpenSSL could not set the request's common name");
         }
     } else if (X509_EXTENSION_set_critical(alt_names.get(), 1) != 1) {
-        return fail<Result>(error, "OpenSSL could not mark the subjectAltName critical");
+        return openssl_failed<Result>(error, "OpenSSL could not mark the subjectAltName critical");
     }
     ExtensionStackPtr extensions(sk_X509_EXTENSION_new_null());
     if (!extensions || sk_X509_EXTENSION_push(extensions.get(), alt_names.get()) <= 0) {
-        return fail<Result>(error, "OpenSSL could not list the request's extensions");
+        return openssl_failed<Result>(error, "OpenSSL could not list the request's extensions");
     }
     alt_names.release();  // the stack owns it now
     if (X509_REQ_add_extensions(request.get(), extensions.get()) != 1) {
-        return fail<Result>(error, "OpenSSL could not add the subjectAltName to the request");
+        return openssl_failed<Result>(error,
+                                      "OpenSSL could not add the subjectAltName to the request");
     }
     if (X509_REQ_sign(request.get(), key, EVP_sha256()) <= 0) {
-        return fail<Result>(error, "OpenSSL could not sign the certificate request");
+        return openssl_failed<Result>(error, "OpenSSL could not sign the certificate request");
     }
     const int length = i2d_X509_REQ(request.get(), nullptr);
-    if (length <= 0) return fail<Result>(error, "OpenSSL could not encode the certificate request");
+    if (length <= 0)
+        return openssl_failed<Result>(error, "OpenSSL could not encode the certificate request");
     std::string der(static_cast<std::size_t>(length), '\0');
     auto* cursor = reinterpret_cast<unsigned char*>(der.data());
     if (i2d_X509_REQ(request.get(), &cursor) != length) {
-        return fail<Result>(error, "OpenSSL could not encode the certificate request");
+        return openssl_failed<Result>(error, "OpenSSL could not encode the certificate request");
     }
     return der;
 }

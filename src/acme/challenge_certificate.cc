@@ -17,7 +17,7 @@ constexpr long kBackdateSeconds = 60 * 60;  // tolerates a validator whose clock
 constexpr int kLifetimeDays = 7;
 constexpr std::size_t kSerialBytes = 16;
 
-X509Ptr fail(std::string* error, std::string message) {
+X509Ptr no_certificate(std::string* error, std::string message) {
     ERR_clear_error();
     if (error != nullptr) *error = std::move(message);
     return nullptr;
@@ -64,7 +64,8 @@ X509ExtensionPtr acme_identifier_extension(std::string_view key_authorization) {
 X509Ptr tls_alpn_challenge_certificate(std::string_view dns_name,
                                        std::string_view key_authorization, EVP_PKEY* key,
                                        std::string* error) {
-    if (key == nullptr) return fail(error, "no key to sign the challenge certificate with");
+    if (key == nullptr)
+        return no_certificate(error, "no key to sign the challenge certificate with");
     const X509ExtensionPtr alt_name = dns_subject_alt_name({std::string(dns_name)}, error);
     if (!alt_name) return nullptr;
     X509Ptr certificate(X509_new());
@@ -75,7 +76,7 @@ X509Ptr tls_alpn_challenge_certificate(std::string_view dns_name,
             nullptr ||
         X509_time_adj_ex(X509_getm_notAfter(certificate.get()), kLifetimeDays, -kBackdateSeconds,
                          &now) == nullptr) {
-        return fail(error, "OpenSSL could not start the challenge certificate");
+        return no_certificate(error, "OpenSSL could not start the challenge certificate");
     }
     // Validators read only the subjectAltName; the subject just says what the certificate is for.
     X509_NAME* subject = X509_get_subject_name(certificate.get());
@@ -85,15 +86,17 @@ X509Ptr tls_alpn_challenge_certificate(std::string_view dns_name,
                                    0) != 1 ||
         X509_set_issuer_name(certificate.get(), subject) != 1 ||
         X509_set_pubkey(certificate.get(), key) != 1) {
-        return fail(error, "OpenSSL could not name the challenge certificate or set its key");
+        return no_certificate(error,
+                              "OpenSSL could not name the challenge certificate or set its key");
     }
     const X509ExtensionPtr acme_identifier = acme_identifier_extension(key_authorization);
     if (!acme_identifier || X509_add_ext(certificate.get(), alt_name.get(), -1) != 1 ||
         X509_add_ext(certificate.get(), acme_identifier.get(), -1) != 1) {
-        return fail(error, "OpenSSL could not add the challenge certificate's extensions");
+        return no_certificate(error,
+                              "OpenSSL could not add the challenge certificate's extensions");
     }
     if (X509_sign(certificate.get(), key, EVP_sha256()) <= 0) {
-        return fail(error, "OpenSSL could not sign the challenge certificate");
+        return no_certificate(error, "OpenSSL could not sign the challenge certificate");
     }
     return certificate;
 }

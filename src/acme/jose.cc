@@ -2,6 +2,7 @@
 
 #include "common/base64url.h"
 #include "common/digest.h"
+#include "common/error_report.h"
 #include "common/raii.h"
 
 #include <openssl/core_names.h>
@@ -17,11 +18,6 @@ namespace {
 using nlohmann::json;
 
 constexpr std::size_t kP256CoordinateBytes = 32;
-
-bool fail(std::string* error, std::string message) {
-    if (error != nullptr) *error = std::move(message);
-    return false;
-}
 
 bool is_p256_key(EVP_PKEY* key) {
     if (key == nullptr || EVP_PKEY_is_a(key, "EC") != 1) return false;

@@ -1,6 +1,7 @@
 #include "acme/renewal_info.h"
 
 #include "common/base64url.h"
+#include "common/error_report.h"
 #include "common/strict_json.h"
 #include "common/text_escape.h"
 #include "common/utc_time.h"
@@ -38,11 +39,6 @@ std::optional<std::string> serial_content(X509* certificate) {
     const std::optional<std::string_view> content = der_content(der);
     if (!content || content->empty()) return std::nullopt;
     return std::string(*content);
-}
-
-bool fail(std::string* error, std::string message) {
-    if (error != nullptr) *error = std::move(message);
-    return false;
 }
 
 std::optional<std::time_t> window_time(const json& window, const char* name, std::string* error) {

@@ -7,6 +7,11 @@
 
 namespace oidcgw {
 
+// '0'-'9' only (never a locale's other digits).
+constexpr bool is_ascii_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+
 // 'A'-'Z' become 'a'-'z'; every other byte, non-ASCII included, stays as it is.
 constexpr char to_lower_ascii(char c) {
     return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;

@@ -145,6 +145,17 @@ std::vector<X509Ptr> load_certificate_chain(const std::string& path, std::string
     return chain;
 }
 
+std::string certificates_pem(const std::vector<X509Ptr>& certificates) {
+    BioPtr bio(BIO_new(BIO_s_mem()));
+    if (!bio) return {};
+    for (const X509Ptr& certificate : certificates) {
+        if (PEM_write_bio_X509(bio.get(), certificate.get()) != 1) return {};
+    }
+    char* data = nullptr;
+    const long length = BIO_get_mem_data(bio.get(), &data);
+    return length > 0 ? std::string(data, static_cast<std::size_t>(length)) : std::string();
+}
+
 EvpPkeyPtr load_private_key(const std::string& path, std::string* error) {
     std::string content;
     if (!read_pem_file(path, &content, error)) return nullptr;

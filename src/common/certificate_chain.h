@@ -20,6 +20,9 @@ inline constexpr std::chrono::hours kCertificateExpiryWarning{14 * 24};
 // read, holds no certificate, or holds anything that does not parse.
 std::vector<X509Ptr> load_certificate_chain(const std::string& path, std::string* error);
 
+// The certificates as PEM text, in order ("" when one cannot be written).
+std::string certificates_pem(const std::vector<X509Ptr>& certificates);
+
 // The private key in a PEM file (PKCS#8, traditional RSA/EC). Never puts key bytes in *error.
 EvpPkeyPtr load_private_key(const std::string& path, std::string* error);
 

@@ -1,5 +1,7 @@
 #include "common/duration.h"
 
+#include "common/ascii.h"
+
 #include <array>
 #include <cstdint>
 #include <limits>
@@ -31,10 +33,6 @@ constexpr std::array<Unit, 8> kUnits{{
     {"m", 60 * kNanosecondsPerSecond},
     {"h", kNanosecondsPerHour},
 }};
-
-bool is_digit(char c) {
-    return c >= '0' && c <= '9';
-}
 
 // The input as it goes into a message: control bytes, quotes and backslashes escaped so that a
 // hostile value cannot forge log lines.
@@ -81,7 +79,7 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text, s
         Nanoseconds whole = 0;
         bool whole_overflow = false;
         const std::size_t whole_start = position;
-        while (position < text.size() && is_digit(text[position])) {
+        while (position < text.size() && is_ascii_digit(text[position])) {
             const Nanoseconds digit = static_cast<Nanoseconds>(text[position] - '0');
             if (whole > (kMaxDuration - digit) / 10) whole_overflow = true;
             if (!whole_overflow) whole = whole * 10 + digit;
@@ -97,7 +95,7 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text, s
             ++position;
             const std::size_t fraction_start = position;
             bool fraction_saturated = false;
-            while (position < text.size() && is_digit(text[position])) {
+            while (position < text.size() && is_ascii_digit(text[position])) {
                 if (!fraction_saturated &&
                     fraction <= (std::numeric_limits<Nanoseconds>::max() / 10 / 10)) {
                     fraction = fraction * 10 + static_cast<Nanoseconds>(text[position] - '0');
@@ -114,7 +112,7 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text, s
         }
 
         const std::size_t unit_start = position;
-        while (position < text.size() && text[position] != '.' && !is_digit(text[position])) {
+        while (position < text.size() && text[position] != '.' && !is_ascii_digit(text[position])) {
             ++position;
         }
         const std::string_view unit_name = text.substr(unit_start, position - unit_start);

@@ -1,5 +1,7 @@
 #include "common/host_port.h"
 
+#include "common/ascii.h"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -14,12 +16,8 @@ constexpr std::size_t kMaxLabelLength = 63;
 // "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255", the longest text inet_pton accepts.
 constexpr std::size_t kMaxIpv6Length = 45;
 
-bool is_digit(char c) {
-    return c >= '0' && c <= '9';
-}
-
 bool is_letter_or_digit(char c) {
-    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    return is_ascii_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
 bool is_dns_label(std::string_view label) {
@@ -31,7 +29,7 @@ bool is_dns_label(std::string_view label) {
 
 // 0-255 without a leading zero.
 bool is_octet(std::string_view text) {
-    if (text.empty() || text.size() > 3 || !std::all_of(text.begin(), text.end(), is_digit)) {
+    if (text.empty() || text.size() > 3 || !std::all_of(text.begin(), text.end(), is_ascii_digit)) {
         return false;
     }
     if (text.size() > 1 && text.front() == '0') return false;
@@ -53,7 +51,7 @@ bool all_dot_separated(std::string_view text, Part part) {
 
 std::optional<std::uint16_t> parse_port(std::string_view text) {
     if (text.empty() || text.size() > 5 || text.front() == '0' ||
-        !std::all_of(text.begin(), text.end(), is_digit)) {
+        !std::all_of(text.begin(), text.end(), is_ascii_digit)) {
         return std::nullopt;
     }
     const unsigned long value = std::stoul(std::string(text));
@@ -85,8 +83,8 @@ bool is_ipv6_address(std::string_view text) {
 }
 
 bool looks_numeric(std::string_view text) {
-    return !text.empty() &&
-           std::all_of(text.begin(), text.end(), [](char c) { return is_digit(c) || c == '.'; });
+    return !text.empty() && std::all_of(text.begin(), text.end(),
+                                        [](char c) { return is_ascii_digit(c) || c == '.'; });
 }
 
 bool is_dns_name_or_ipv4(std::string_view text) {

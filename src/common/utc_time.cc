@@ -13,16 +13,12 @@ std::string format_utc(std::time_t time, const char* format) {
     return text;
 }
 
-bool is_digit(char c) {
-    return c >= '0' && c <= '9';
-}
-
 // Consumes exactly `width` decimal digits from the front of `rest`.
 bool consume_number(std::string_view& rest, std::size_t width, int& value) {
     if (rest.size() < width) return false;
     int result = 0;
     for (std::size_t i = 0; i < width; ++i) {
-        if (!is_digit(rest[i])) return false;
+        if (!is_ascii_digit(rest[i])) return false;
         result = result * 10 + (rest[i] - '0');
     }
     value = result;
@@ -47,6 +43,10 @@ int days_in_month(int year, int month) {
 
 }  // namespace
 
+std::string utc_iso8601_or_empty(std::time_t time) {
+    return time == 0 ? std::string() : utc_iso8601(time);
+}
+
 std::string utc_iso8601(std::time_t time) {
     return format_utc(time, "%Y-%m-%dT%H:%M:%SZ");
 }
@@ -69,8 +69,8 @@ std::optional<std::time_t> parse_rfc3339(std::string_view text) {
         return std::nullopt;
     }
     if (consume(rest, '.')) {
-        if (rest.empty() || !is_digit(rest.front())) return std::nullopt;
-        while (!rest.empty() && is_digit(rest.front())) rest.remove_prefix(1);
+        if (rest.empty() || !is_ascii_digit(rest.front())) return std::nullopt;
+        while (!rest.empty() && is_ascii_digit(rest.front())) rest.remove_prefix(1);
     }
     int offset_seconds = 0;
     if (!consume(rest, 'Z')) {

@@ -11,6 +11,8 @@ namespace oidcgw {
 
 // ISO 8601 to the second: "2026-11-22T14:30:00Z".
 std::string utc_iso8601(std::time_t time);
+// The same, but "" for 0 (a time that has not happened: never fetched, never reloaded).
+std::string utc_iso8601_or_empty(std::time_t time);
 
 // For people reading an error: "2026-11-22 14:30:00 UTC".
 std::string utc_readable(std::time_t time);

@@ -84,6 +84,12 @@ struct AcmeConfig {
     // Renew this long before notAfter; nullopt: when a third of the lifetime is left.
     std::optional<std::chrono::seconds> renew_before;
     std::optional<ExternalAccountBinding> external_account_binding;
+    // What load_config_file read from `ca` (its certificates, PEM) and from the EAB key file
+    // (the decoded MAC key), once per start or reload: the ACME client uses these bytes, never
+    // the files again (the thread runs after the privilege drop), and a reload that changes
+    // them changes the configuration. Empty when not set, or not from load_config_file.
+    std::string ca_pem;
+    std::string eab_mac_key;
 
     bool operator==(const AcmeConfig&) const = default;
 };
@@ -173,10 +179,15 @@ ConfigResult parse_config(std::string_view text);
 // Checks what parse_config cannot: every named file is readable, each certificate chain is in
 // order and matches its key, the leaf has not expired, cache_dir is a writable directory, and
 // `user` / `group` name existing accounts (user not uid 0).
-// The public certificates it loads are appended to *public_certificates when that is given.
-std::optional<ConfigError> check_config_files(
-    const Config& config,
-    std::vector<std::shared_ptr<const CertificateMaterial>>* public_certificates = nullptr);
+// What it read and checked is kept in *checked when that is given, so that each file is read
+// once per start or reload and what is used is what was checked.
+struct CheckedFiles {
+    std::vector<std::shared_ptr<const CertificateMaterial>> public_certificates;
+    std::string acme_ca_pem;
+    std::string acme_eab_mac_key;
+};
+std::optional<ConfigError> check_config_files(const Config& config,
+                                              CheckedFiles* checked = nullptr);
 
 // The MAC key in tls.acme.external_account_binding.hmac_key_file: base64url as the CA gives it
 // (padding and surrounding white space accepted), decoded; nullopt with *error (naming the file,

@@ -107,9 +107,7 @@ bool read_config_text(const std::string& path, std::string* text, std::string* e
     return true;
 }
 
-std::optional<ConfigError> check_config_files(
-    const Config& config,
-    std::vector<std::shared_ptr<const CertificateMaterial>>* public_certificates) {
+std::optional<ConfigError> check_config_files(const Config& config, CheckedFiles* checked) {
     for (std::size_t index = 0; index < config.certificates.size(); ++index) {
         const CertificateFiles& files = config.certificates[index];
         const std::string key = element_path("tls.certificates", index);
@@ -119,7 +117,7 @@ std::optional<ConfigError> check_config_files(
                                                    /*check_expiry=*/true, &material)) {
             return error;
         }
-        if (public_certificates != nullptr) public_certificates->push_back(std::move(material));
+        if (checked != nullptr) checked->public_certificates.push_back(std::move(material));
     }
     for (std::size_t index = 0; index < config.issuers.size(); ++index) {
         const std::optional<UpstreamTls>& tls = config.issuers[index].upstream_tls;
@@ -146,13 +144,16 @@ std::optional<ConfigError> check_config_files(
     }
     if (config.acme) {
         std::string error;
-        if (!config.acme->ca.empty() && load_certificate_chain(config.acme->ca, &error).empty()) {
-            return ConfigError{"tls.acme.ca", error};
+        if (!config.acme->ca.empty()) {
+            const std::vector<X509Ptr> chain = load_certificate_chain(config.acme->ca, &error);
+            if (chain.empty()) return ConfigError{"tls.acme.ca", error};
+            if (checked != nullptr) checked->acme_ca_pem = certificates_pem(chain);
         }
         if (const auto& binding = config.acme->external_account_binding) {
-            if (!read_external_account_mac_key(binding->hmac_key_file, &error)) {
-                return ConfigError{"tls.acme.external_account_binding.hmac_key_file", error};
-            }
+            std::optional<std::string> mac =
+                read_external_account_mac_key(binding->hmac_key_file, &error);
+            if (!mac) return ConfigError{"tls.acme.external_account_binding.hmac_key_file", error};
+            if (checked != nullptr) checked->acme_eab_mac_key = std::move(*mac);
         }
     }
     return check_account(config);
@@ -169,10 +170,16 @@ ConfigResult load_config_file(const std::string& path) {
     result = parse_config(text);
     if (!result.config) return result;
     result.config->path = path;
-    if (std::optional<ConfigError> file_error =
-            check_config_files(*result.config, &result.config->public_certificates)) {
+    CheckedFiles checked;
+    if (std::optional<ConfigError> file_error = check_config_files(*result.config, &checked)) {
         result.config.reset();
         result.error = std::move(*file_error);
+        return result;
+    }
+    result.config->public_certificates = std::move(checked.public_certificates);
+    if (result.config->acme) {
+        result.config->acme->ca_pem = std::move(checked.acme_ca_pem);
+        result.config->acme->eab_mac_key = std::move(checked.acme_eab_mac_key);
     }
     return result;
 }

@@ -1,6 +1,7 @@
 #include "probe/jwt_verification.h"
 
 #include "common/base64url.h"
+#include "common/error_report.h"
 #include "common/strict_json.h"
 #include "common/text_escape.h"
 
@@ -64,11 +65,6 @@ const Algorithm* find_algorithm(std::string_view name) {
         if (algorithm.name == name) return &algorithm;
     }
     return nullptr;
-}
-
-bool fail(std::string* error, std::string message) {
-    if (error != nullptr) *error = std::move(message);
-    return false;
 }
 
 // A required base64url string member of a JWK, decoded.

@@ -13,13 +13,6 @@
 #include <algorithm>
 
 namespace oidcgw {
-namespace {
-
-std::string iso_time(std::time_t when) {
-    return when == 0 ? std::string() : utc_iso8601(when);
-}
-
-}  // namespace
 
 Gateway::Gateway(Logger& logger)
     : logger_(logger),
@@ -134,7 +127,7 @@ std::optional<AcceptedDocuments> Gateway::load_cached(const IssuerUrl& issuer,
     });
     logger_.info("cache_loaded", {{"issuer", issuer.text},
                                   {"file", cache.file_for(issuer)},
-                                  {"confirmed_at", iso_time(cached->confirmed_at)}});
+                                  {"confirmed_at", utc_iso8601_or_empty(cached->confirmed_at)}});
     return cached;
 }
 

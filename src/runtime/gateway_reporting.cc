@@ -11,12 +11,8 @@
 namespace oidcgw {
 namespace {
 
-std::string iso_time(std::time_t when) {
-    return when == 0 ? std::string() : utc_iso8601(when);
-}
-
 nlohmann::json time_or_null(std::time_t when) {
-    return when == 0 ? nlohmann::json(nullptr) : nlohmann::json(iso_time(when));
+    return when == 0 ? nlohmann::json(nullptr) : nlohmann::json(utc_iso8601_or_empty(when));
 }
 
 bool expiring_soon(const CertificateInfo& info, std::time_t now) {
@@ -175,7 +171,7 @@ std::string Gateway::render_status() const {
     const auto statuses = status_.all();
     nlohmann::ordered_json status;
     status["version"] = OIDCGW_VERSION;
-    status["started_at"] = iso_time(started_at_);
+    status["started_at"] = utc_iso8601_or_empty(started_at_);
     status["config_file"] = config->path;
     status["workers"] = workers_.size();
     std::size_t open = 0;

@@ -58,19 +58,6 @@ int select_http11(SSL*, const unsigned char** out, unsigned char* out_length,
     return SSL_TLSEXT_ERR_OK;
 }
 
-struct Connection {
-    int fd = -1;  // closed (and set to -1) only under the mutex, so stop() never hits a reused fd
-    std::thread thread;
-    bool finished = false;
-};
-
-struct Route {
-    FakeResponse response;
-    Fault fault = Fault::None;
-    std::vector<std::string> churn{};  // set_churning_documents: answered in turn, at once
-    std::size_t churn_next = 0;
-};
-
 // A document as Nomad serves it; the JWKS carries the blocking-query headers.
 FakeResponse nomad_document_response(const std::string& path, const std::string& body,
                                      std::uint64_t index) {
@@ -87,6 +74,25 @@ FakeResponse nomad_document_response(const std::string& path, const std::string&
     return response;
 }
 
+}  // namespace
+
+// The Impl's own types, named (not in the anonymous namespace) since a member of FakeNomad::Impl
+// may not have a type of internal linkage.
+namespace fake_nomad_internal {
+
+struct Connection {
+    int fd = -1;  // closed (and set to -1) only under the mutex, so stop() never hits a reused fd
+    std::thread thread;
+    bool finished = false;
+};
+
+struct Route {
+    FakeResponse response;
+    Fault fault = Fault::None;
+    std::vector<std::string> churn{};  // set_churning_documents: answered in turn, at once
+    std::size_t churn_next = 0;
+};
+
 // What one request gets, already in wire form.
 struct PlannedResponse {
     std::string head;
@@ -94,7 +100,11 @@ struct PlannedResponse {
     Fault fault = Fault::None;
 };
 
-}  // namespace
+}  // namespace fake_nomad_internal
+
+using fake_nomad_internal::Connection;
+using fake_nomad_internal::PlannedResponse;
+using fake_nomad_internal::Route;
 
 struct FakeNomad::Impl {
     FakeNomadOptions options;

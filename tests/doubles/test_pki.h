@@ -77,6 +77,11 @@ class TempDir {
     std::string path_;
 };
 
+// Whether `part` occurs in `text` (for messages a test looks into).
+inline bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
 // Reads/writes a whole file; throw std::runtime_error on failure.
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& content);

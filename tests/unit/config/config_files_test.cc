@@ -259,6 +259,29 @@ TEST_F(ConfigFilesTest, LoadConfigFileKeepsThePublicCertificatesItChecked) {
     EXPECT_TRUE(parse_config(document().dump()).config->public_certificates.empty());
 }
 
+// The same for tls.acme's CA and EAB key: read once, with the configuration, and the ACME client
+// uses those bytes (after the privilege drop it could not read the files again).
+TEST_F(ConfigFilesTest, LoadConfigFileKeepsTheAcmeFilesItChecked) {
+    const std::string mac_file = dir_.file("eab.key");
+    write_file(mac_file, "c2VjcmV0LW1hYy1rZXk\n");  // "secret-mac-key", base64url
+    json config = document();
+    config["cache_dir"] = dir_.path();
+    config["tls"]["acme"] = {
+        {"directory_url", "https://acme.example.com/directory"},
+        {"terms_of_service_agreed", true},
+        {"names", {"gw.example.com"}},
+        {"ca", nomad_pki_.ca_file()},
+        {"external_account_binding", {{"key_id", "kid-1"}, {"hmac_key_file", mac_file}}}};
+    const std::string path = dir_.file("gateway.json");
+    write_file(path, config.dump(2));
+    const ConfigResult result = load_config_file(path);
+    ASSERT_TRUE(result.config.has_value()) << result.error.to_string();
+    ASSERT_TRUE(result.config->acme.has_value());
+    EXPECT_EQ(result.config->acme->ca_pem, read_file(nomad_pki_.ca_file()));
+    EXPECT_EQ(result.config->acme->eab_mac_key, "secret-mac-key");
+    EXPECT_TRUE(parse_config(config.dump()).config->acme->ca_pem.empty());
+}
+
 TEST_F(ConfigFilesTest, LoadConfigFileErrors) {
     const std::string absent = dir_.file("absent.json");
     const ConfigResult missing = load_config_file(absent);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "config/config.h"
+#include "test_pki.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -59,10 +60,6 @@ Config config_after(Change change) {
     json document = minimal();
     change(document);
     return parse_ok(document);
-}
-
-inline bool contains(const std::string& haystack, const std::string& needle) {
-    return haystack.find(needle) != std::string::npos;
 }
 
 inline bool has_warning(const Config& config, const std::string& fragment) {

@@ -21,6 +21,7 @@ namespace oidcgw {
 namespace {
 
 using nlohmann::json;
+using testing::contains;
 
 // Everything a terminal acts on, and a byte that is not UTF-8 (which a JSON document cannot carry:
 // kJsonAttack is the same without it).
@@ -58,10 +59,6 @@ bool all_text_safe(const std::vector<Check>& checks) {
         }
     }
     return true;
-}
-
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
 }
 
 TEST(ProbeEscape, SignatureMessagesQuoteEveryKeyMember) {

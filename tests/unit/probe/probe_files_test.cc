@@ -14,9 +14,7 @@
 namespace oidcgw {
 namespace {
 
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
+using testing::contains;
 
 class ToolFiles : public ::testing::Test {
   protected:

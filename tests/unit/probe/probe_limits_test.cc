@@ -6,6 +6,7 @@
 #include "probe/jwks_checks.h"
 #include "probe/probe_checks.h"
 #include "probe/probe_report.h"
+#include "probe_rows.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -17,17 +18,8 @@ namespace oidcgw {
 namespace {
 
 using nlohmann::json;
-
-const Check& row(const std::vector<Check>& checks, const std::string& id) {
-    for (const Check& check : checks) {
-        if (check.id == id) return check;
-    }
-    throw std::runtime_error("no check " + id);
-}
-
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
+using testing::contains;
+using testing::row;
 
 std::size_t text_size(const Check& check) {
     std::size_t size = check.detail.size() + check.general_reason.size();

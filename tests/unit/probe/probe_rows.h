@@ -3,6 +3,7 @@
 #pragma once
 
 #include "probe/probe_report.h"
+#include "test_pki.h"
 
 #include <stdexcept>
 #include <string>
@@ -22,10 +23,6 @@ inline Mark mark_of(const Check& check, Idp idp) {
 }
 
 inline const std::vector<Idp> kAll(kAllIdps.begin(), kAllIdps.end());
-
-inline bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
 
 inline std::string jwks_of(const std::vector<std::string>& keys) {
     std::string body = "{\"keys\":[";
