@@ -106,6 +106,8 @@ class AcmeManager {
     mutable std::mutex mutex_;
     std::condition_variable wake_;
     AcmeReport report_;
+    // Written only by the ACME thread (and by load_cached, before the thread starts), under
+    // mutex_; so the thread may read it without the lock, and every other thread takes it.
     std::shared_ptr<const CertificateMaterial> current_;
     std::atomic<bool> stopping_{false};
     std::thread thread_;

@@ -209,28 +209,19 @@ bool host_matches_issuer(const IssuerUrl& issuer, std::string_view host_header) 
 }
 
 std::optional<IssuerAlias> parse_issuer_alias(std::string_view text, std::string* error) {
-    const std::optional<HostPort> parts = split_host_port(text);
-    if (!parts || parts->bracketed || parts->has_extra_colon()) {
-        *error = "must be HOST or HOST:PORT with HOST a DNS name or IPv4 address, found " +
-                 quote_untrusted(text);
+    std::string scratch;
+    std::string* reason = error != nullptr ? error : &scratch;
+    // The authority of an issuer URL, and nothing else: no scheme, path or userinfo.
+    if (text.find_first_of("/?#@") != std::string_view::npos) {
+        *reason = "must be HOST or HOST:PORT (no scheme or path), found " + quote_untrusted(text);
         return std::nullopt;
     }
-    if (!is_dns_name_or_ipv4(parts->host)) {
-        *error = quote_untrusted(parts->host) + " is not a DNS name or IPv4 address";
-        return std::nullopt;
-    }
+    const std::optional<Authority> authority = parse_authority(text, /*allow_ipv6=*/false, reason);
+    if (!authority) return std::nullopt;
     IssuerAlias alias;
     alias.text = std::string(text);
-    alias.host = to_lower_ascii(parts->host);
-    if (parts->port) {
-        const std::optional<std::uint16_t> port = parse_port(*parts->port);
-        if (!port) {
-            *error =
-                "port must be a number from 1 to 65535, found " + quote_untrusted(*parts->port);
-            return std::nullopt;
-        }
-        alias.port = *port;
-    }
+    alias.host = authority->host;
+    alias.port = authority->port.value_or(kHttpsPort);
     return alias;
 }
 

@@ -51,10 +51,12 @@ TEST(ParseConfigIssuers, AliasErrorsNameTheKey) {
     EXPECT_EQ(alias_error("nomad.internal"),
               "issuers[0].aliases: must be an array of \"host[:port]\" names, found string");
     EXPECT_EQ(alias_error(json::array()), "issuers[0].aliases: must list at least one alias");
-    EXPECT_TRUE(contains(alias_error({"https://nomad.internal"}), "issuers[0].aliases[0]: "));
-    EXPECT_TRUE(contains(alias_error({"[::1]:8443"}), "issuers[0].aliases[0]: must be HOST"));
+    EXPECT_TRUE(contains(alias_error({"https://nomad.internal"}),
+                         "issuers[0].aliases[0]: must be HOST or HOST:PORT (no scheme or path)"));
+    EXPECT_TRUE(contains(alias_error({"[::1]:8443"}), "issuers[0].aliases[0]: host must be a DNS"));
     EXPECT_TRUE(contains(alias_error({"nomad.internal:0"}), "port must be a number"));
-    EXPECT_TRUE(contains(alias_error({"nomad_internal"}), "is not a DNS name or IPv4 address"));
+    EXPECT_TRUE(contains(alias_error({"nomad_internal"}),
+                         "host must be a DNS name (letters, digits, '-' and '.') or an IPv4"));
     EXPECT_TRUE(contains(alias_error({"nomad.internal/path"}), "issuers[0].aliases[0]: "));
     EXPECT_EQ(alias_error({"a.internal", "A.internal:443"}),
               "issuers[0].aliases[1]: \"A.internal:443\" is already an alias "

@@ -1,5 +1,5 @@
 // Bodies (src/edge/http_request.cc): a method the gateway does not serve may announce one, which
-// is never read; GET, HEAD and OPTIONS may not (the table rows in http_request_test.cc).
+// is never read; GET, HEAD and OPTIONS may not (the table rows in http_request_table_test.cc).
 #include "edge/http_request.h"
 
 #include <gtest/gtest.h>
