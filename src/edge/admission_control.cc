@@ -59,6 +59,18 @@ void AdmissionControl::forget_idle_clients(std::chrono::steady_clock::time_point
     });
 }
 
+bool AdmissionControl::admit_unnamed() {
+    std::lock_guard lock(mutex_);
+    if (open_ >= limits_.max_connections) return false;
+    ++open_;
+    return true;
+}
+
+void AdmissionControl::release_unnamed() {
+    std::lock_guard lock(mutex_);
+    if (open_ > 0) --open_;
+}
+
 unsigned AdmissionControl::open() const {
     std::lock_guard lock(mutex_);
     return open_;

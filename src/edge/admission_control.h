@@ -26,6 +26,10 @@ class AdmissionControl {
     Verdict admit(const IpAddress& client, std::chrono::steady_clock::time_point now,
                   IpAddress* counted_as);
     void release(const IpAddress& counted_as);
+    // A connection whose client is not named yet (waiting for its PROXY header): counted against
+    // max_connections only, until release_unnamed(); false when that is full.
+    bool admit_unnamed();
+    void release_unnamed();
 
     unsigned open() const;
     std::size_t tracked_clients() const;

@@ -45,6 +45,7 @@ struct ServerLoop::Connection {
     std::chrono::steady_clock::time_point head_deadline{};  // while head_started
     bool head_started = false;  // a head's first byte arrived; its deadline is running
     bool admitted = false;      // counted by the admission control until closed
+    bool unnamed = false;       // counted as unnamed (ProxyHeader phase) until named or closed
     unsigned requests = 0;      // answered on this connection
     bool input_ready = false;   // `input` holds complete requests held back by backpressure
     // Request bytes were left unanswered (a malformed head, data after a final request): closing

@@ -487,6 +487,7 @@ void ServerLoop::close_connection(Connection& connection) {
     if (connection.admitted && policy_.admission != nullptr) {
         policy_.admission->release(connection.admission_key);
     }
+    if (connection.unnamed && policy_.admission != nullptr) policy_.admission->release_unnamed();
     if (connection.fd >= 0) ::close(connection.fd);
     connection.fd = -1;
     --open_connections_;

@@ -47,6 +47,10 @@ bool is_printable_ascii(char c) {
 ProxyHeaderResult parse_v1(std::string_view input) {
     const std::string_view window = input.substr(0, kMaxProxyV1Bytes);
     const std::size_t end = window.find("\r\n");
+    // No line end within the limit: too long, whatever the bytes are.
+    if (end == std::string_view::npos && input.size() >= kMaxProxyV1Bytes) {
+        return invalid("PROXY v1 line longer than 107 bytes", ProxyHeaderProblem::TooLong);
+    }
     const std::string_view text = window.substr(0, end);
     for (std::size_t at = 0; at < text.size(); ++at) {
         const bool final_cr =
@@ -55,11 +59,7 @@ ProxyHeaderResult parse_v1(std::string_view input) {
             return invalid("PROXY v1 line holds a byte that is not printable ASCII");
         }
     }
-    if (end == std::string_view::npos) {
-        if (input.size() >= kMaxProxyV1Bytes)
-            return invalid("PROXY v1 line longer than 107 bytes", ProxyHeaderProblem::TooLong);
-        return ProxyHeaderResult{};
-    }
+    if (end == std::string_view::npos) return ProxyHeaderResult{};
     const std::string_view line = input.substr(kV1Prefix.size(), end - kV1Prefix.size());
     ProxyHeader header;
     header.version = 1;

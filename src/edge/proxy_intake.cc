@@ -80,6 +80,10 @@ void ServerLoop::begin_after_proxy_header(Connection& connection) {
     // The client is whom the header names (or, for LOCAL, the balancer itself).
     const IpAddress client = IpAddress::parse(connection.client).value_or(IpAddress{});
     if (policy_.admission != nullptr) {
+        if (connection.unnamed) {
+            connection.unnamed = false;
+            policy_.admission->release_unnamed();
+        }
         if (!admit(client, &connection.admission_key)) {
             close_connection(connection);
             return;

@@ -291,6 +291,13 @@ void ServerLoop::accept_connection(Listener& listener, evutil_socket_t fd,
         ::close(fd);
         return;
     }
+    // Until its header names the client, a connection from a balancer still counts against
+    // max_connections, so that one trusted source sending nothing cannot hold every descriptor.
+    const bool unnamed = proxied && policy_.admission != nullptr;
+    if (unnamed && !admit_unnamed()) {
+        ::close(fd);
+        return;
+    }
     const int on = 1;
     // Without this a response split across segments waits ~40 ms for the client's delayed ACK.
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
@@ -304,6 +311,7 @@ void ServerLoop::accept_connection(Listener& listener, evutil_socket_t fd,
     std::memcpy(connection.client, client.c_str(), client.size() + 1);
     const auto abandon = [&] {
         if (admitted) policy_.admission->release(counted_as);
+        if (unnamed) policy_.admission->release_unnamed();
         ::close(fd);
     };
     if (listener.role.tls) {
@@ -328,6 +336,7 @@ void ServerLoop::accept_connection(Listener& listener, evutil_socket_t fd,
         return;
     }
     connection.admitted = admitted;
+    connection.unnamed = unnamed;
     connection.admission_key = counted_as;
     if (counters_.connections_accepted != nullptr) counters_.connections_accepted->increment();
     connections_.push_front(std::move(owned));
@@ -368,6 +377,16 @@ bool ServerLoop::evict_idle_connection() {
             start_lingering_close(candidate);
             return true;
         }
+    }
+    return false;
+}
+
+bool ServerLoop::admit_unnamed() {
+    if (policy_.admission->admit_unnamed()) return true;
+    // Full: an idle keep-alive connection makes room, as for a named client.
+    if (evict_idle_connection() && policy_.admission->admit_unnamed()) return true;
+    if (counters_.rejected_max_connections != nullptr) {
+        counters_.rejected_max_connections->increment();
     }
     return false;
 }

@@ -189,6 +189,8 @@ class ServerLoop {
     // Asks the admission control about `client`; on true the connection counts under
     // *counted_as until released, on false the refusal is counted and the caller closes.
     bool admit(const IpAddress& client, IpAddress* counted_as);
+    // A connection on a proxy_protocol listener before its header: the global cap only.
+    bool admit_unnamed();
     bool evict_idle_connection();
 
     std::string name_;

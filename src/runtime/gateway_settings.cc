@@ -30,6 +30,9 @@ ConnectionLimits health_limits(const ConnectionLimits& limits) {
     ConnectionLimits health = limits;
     health.max_connections = limits.health_max_connections;
     health.max_connections_per_ip = limits.health_max_connections_per_ip;
+    // The private side's neighbours (scrapers, probes, pods of one node) often share a /64:
+    // counted per address there.
+    health.ipv6_prefix_length = 128;
     return health;
 }
 

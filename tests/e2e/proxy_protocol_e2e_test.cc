@@ -242,6 +242,39 @@ TEST_F(ProxyProtocolE2E, UntrustedSourcesAndMissingOrBrokenHeadersAreRefusedAndC
     EXPECT_EQ(clients, (std::vector<std::string>{"203.0.113.9", "198.51.100.7", "127.0.0.1"}));
 }
 
+// Until its header names the client, a connection from a trusted balancer still counts against
+// max_connections: a source in proxy_protocol_from that opens connections and never finishes
+// their headers cannot hold more than that, and the places come back when they close.
+TEST_F(ProxyProtocolE2E, ConnectionsWaitingForTheirHeaderCountAgainstMaxConnections) {
+    nlohmann::json config = proxied_config();
+    config["limits"] = {{"max_connections", 4}};
+    config["workers"] = 1;
+    start_gateway_with(config);
+    ASSERT_TRUE(wait_ready()) << gateway_->log();
+    std::vector<int> silent;
+    for (int i = 0; i < 8; ++i) {
+        const int fd = connect_from("127.0.0.1", public_port_);
+        ASSERT_GE(fd, 0);
+        // The start of a header, then nothing (with no byte at all, TCP_DEFER_ACCEPT keeps the
+        // connection in the kernel until the handshake deadline).
+        ASSERT_EQ(::send(fd, "PROXY ", 6, MSG_NOSIGNAL), 6);
+        silent.push_back(fd);
+    }
+    int refused = 0;
+    for (const int fd : silent) refused += closed_by_server(fd, 300ms) ? 1 : 0;
+    EXPECT_EQ(refused, 4);
+    EXPECT_EQ(rejected("max_connections"), 4);
+    for (const int fd : silent) ::close(fd);
+    const std::string v1 = "PROXY TCP4 203.0.113.9 127.0.0.1 5555 443\r\n";
+    EXPECT_TRUE(wait_until(
+        [&] {
+            return raw_from("127.0.0.1", v1, request("/.well-known/jwks.json"))
+                       .received.rfind("HTTP/1.1 200 ", 0) == 0;
+        },
+        5s))
+        << gateway_->log();
+}
+
 // A listener without proxy_protocol beside one with it takes plain TLS as before, and a reload
 // can turn the header on for a listener that keeps its socket.
 TEST_F(ProxyProtocolE2E, APlainListenerBesideItAndAReloadThatTurnsTheHeaderOn) {

@@ -122,6 +122,21 @@ TEST(AdmissionControl, TheIpv6PrefixLengthIsConfigurable) {
     EXPECT_EQ(admit(exact, "2001:db8::1", now), Verdict::TooManyFromClient);
 }
 
+// Behind a balancer the client is named only by the PROXY header: until then the connection
+// counts against the global cap, so a trusted source sending nothing cannot take every place.
+TEST(AdmissionControl, UnnamedConnectionsCountAgainstTheTotalOnly) {
+    AdmissionControl control(limits(3, 1, 1));
+    const auto now = std::chrono::steady_clock::now();
+    EXPECT_TRUE(control.admit_unnamed());
+    EXPECT_TRUE(control.admit_unnamed());  // no per-address cap or rate for them
+    EXPECT_EQ(admit(control, "192.0.2.1", now), Verdict::Admit);
+    EXPECT_FALSE(control.admit_unnamed());
+    EXPECT_EQ(admit(control, "192.0.2.2", now), Verdict::TooManyTotal);
+    control.release_unnamed();
+    EXPECT_EQ(admit(control, "192.0.2.2", now), Verdict::Admit);
+    EXPECT_EQ(control.open(), 3u);
+}
+
 // A connection is released under the key it was counted by, even after a reload changed the
 // prefix length in between.
 TEST(AdmissionControl, AReleaseUsesTheKeyOfTheAdmission) {

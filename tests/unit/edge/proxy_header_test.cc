@@ -136,6 +136,10 @@ TEST(ProxyHeader, NamesTheKindOfRefusal) {
               ProxyHeaderProblem::TooLong);
     EXPECT_EQ(parse_proxy_header(kSignature + "\x21\x11\x04\x01"s).problem,
               ProxyHeaderProblem::TooLong);
+    // 108 bytes whose CRLF ends one byte past the limit: too long, not a stray CR.
+    const std::string v1_108 = "PROXY TCP4 " + std::string(95, '1') + "\r\n";
+    ASSERT_EQ(v1_108.size(), 108u);
+    EXPECT_EQ(parse_proxy_header(v1_108).problem, ProxyHeaderProblem::TooLong);
 }
 
 }  // namespace
