@@ -67,18 +67,21 @@ void ServerLoop::read_proxy_header(Connection& connection) {
         return;
     }
     if (result.status == ProxyHeaderStatus::Incomplete) return;
-    if (!result.header.local) {
-        const std::string client = result.header.client.text();
-        std::memcpy(connection.client, client.c_str(), client.size() + 1);
+    // The client is whom the header names; for LOCAL, the balancer itself (its text is already
+    // connection.client).
+    IpAddress client = result.header.client;
+    if (result.header.local) {
+        client = IpAddress::parse(connection.client).value_or(IpAddress{});
+    } else {
+        const std::string text = client.text();
+        std::memcpy(connection.client, text.c_str(), text.size() + 1);
     }
     connection.input.clear();
     connection.input.shrink_to_fit();
-    begin_after_proxy_header(connection);
+    begin_after_proxy_header(connection, client);
 }
 
-void ServerLoop::begin_after_proxy_header(Connection& connection) {
-    // The client is whom the header names (or, for LOCAL, the balancer itself).
-    const IpAddress client = IpAddress::parse(connection.client).value_or(IpAddress{});
+void ServerLoop::begin_after_proxy_header(Connection& connection, const IpAddress& client) {
     if (policy_.admission != nullptr) {
         if (connection.unnamed) {
             connection.unnamed = false;

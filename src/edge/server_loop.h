@@ -159,7 +159,7 @@ class ServerLoop {
     bool proxy_source_trusted(const IpAddress& source) const;
     void read_proxy_header(Connection& connection);
     void refuse_proxied(Connection& connection, Counter* reason);
-    void begin_after_proxy_header(Connection& connection);
+    void begin_after_proxy_header(Connection& connection, const IpAddress& client);
     void read_requests(Connection& connection);
     bool handle_input(Connection& connection, std::string_view data);
     bool process_buffered(Connection& connection, std::string_view buffer, std::size_t* used);
