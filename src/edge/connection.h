@@ -27,7 +27,7 @@ struct ServerLoop::Connection {
     char client[INET6_ADDRSTRLEN] = {0};  // the client's address as text, for the access log
     IpAddress admission_key;              // what the admission control counts it under
     EventPtr read_event;
-    EventPtr write_event;
+    EventPtr write_event;  // made when a write first has to wait (want_write)
     EventPtr deadline;
     Phase phase = Phase::Open;
     std::string input;   // bytes of a head not yet complete, or unparsed pipelined bytes

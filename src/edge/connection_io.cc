@@ -123,11 +123,18 @@ void ServerLoop::on_writable(evutil_socket_t, short, void* arg) {
     loop->flush(*connection);
 }
 
+// The write event is made the first time a write has to wait: most connections never need it,
+// and an idle one then holds one event fewer. Without it (out of memory) the connection waits
+// for its deadline, which closes it.
 void ServerLoop::want_write(Connection& connection) {
-    if (!connection.write_armed) {
-        event_add(connection.write_event.get(), nullptr);
-        connection.write_armed = true;
+    if (connection.write_armed) return;
+    if (!connection.write_event) {
+        connection.write_event.reset(event_new(base_.get(), connection.fd, EV_WRITE | EV_PERSIST,
+                                               &ServerLoop::on_writable, &connection));
+        if (!connection.write_event) return;
     }
+    event_add(connection.write_event.get(), nullptr);
+    connection.write_armed = true;
 }
 
 void ServerLoop::stop_writing(Connection& connection) {

@@ -328,10 +328,8 @@ void ServerLoop::accept_connection(Listener& listener, evutil_socket_t fd,
     if (proxied) connection.phase = Connection::Phase::ProxyHeader;
     connection.read_event.reset(
         event_new(base_.get(), fd, EV_READ | EV_PERSIST, &ServerLoop::on_readable, &connection));
-    connection.write_event.reset(
-        event_new(base_.get(), fd, EV_WRITE | EV_PERSIST, &ServerLoop::on_writable, &connection));
     connection.deadline.reset(evtimer_new(base_.get(), &ServerLoop::on_deadline, &connection));
-    if (!connection.read_event || !connection.write_event || !connection.deadline) {
+    if (!connection.read_event || !connection.deadline) {
         abandon();
         return;
     }
