@@ -1,5 +1,7 @@
 // fake_nomad: a stand-alone Nomad-shaped upstream for scripts/demo and the benchmark. Serves the
-// discovery document and a JWKS the way a Nomad agent does, until SIGINT or SIGTERM.
+// discovery document and a JWKS the way a Nomad agent does, until SIGINT or SIGTERM. For the
+// benchmark's scaling rows it can start with many keys (--keys) and publish the same JWKS for
+// many issuers under path prefixes (--issuer-paths).
 #include "fake_nomad.h"
 #include "jwt_tools.h"
 #include "test_pki.h"
@@ -8,16 +10,19 @@
 #include <signal.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <future>
 #include <iostream>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -27,11 +32,21 @@ using oidcgw::testing::FakeNomadOptions;
 
 constexpr int kUsageOrRuntimeError = 2;
 constexpr long kTokenLifetimeSeconds = 3600;
+constexpr std::size_t kDefaultKeys = 1;
+// A rotation adds a key and drops the oldest beyond this (or beyond --keys, when larger).
+constexpr std::size_t kMaxRotatedKeys = 3;
+constexpr std::size_t kMaxKeys = 1000;          // what the gateway accepts in one JWKS
+constexpr std::size_t kMaxIssuerPaths = 10000;  // a bound on the documents set at start
 
 constexpr std::string_view kUsage =
     "usage: fake_nomad [--listen HOST:PORT] [--cert FILE --key FILE] [--client-ca FILE]\n"
     "                  [--issuer URL] [--jwks FILE] [--token-out FILE] [--port-file FILE]\n"
-    "SIGUSR1 rotates a generated key set (a new signing key, like `keyring rotate -now`).\n";
+    "                  [--keys N] [--issuer-paths N]\n"
+    "--keys N: start with N generated RSA-2048 keys (default 1; the last one signs).\n"
+    "--issuer-paths N: also serve, for K = 1..N, the discovery document of issuer URL/iK at\n"
+    "  /iK/.well-known/openid-configuration and the same JWKS at /iK/.well-known/jwks.json.\n"
+    "SIGUSR1 rotates a generated key set (a new signing key, like `keyring rotate -now`; the\n"
+    "oldest keys leave beyond 3, or beyond --keys when larger).\n";
 
 // Bad command lines get the usage text; failures while running do not.
 struct UsageError : std::runtime_error {
@@ -47,7 +62,20 @@ struct CommandLine {
     std::string jwks_file;
     std::string token_file;
     std::string port_file;
+    std::size_t keys = kDefaultKeys;
+    std::size_t issuer_paths = 0;
 };
+
+std::size_t parse_count(const std::string& option, const std::string& text, std::size_t minimum,
+                        std::size_t maximum) {
+    if (text.empty() || text.size() > 6 ||
+        text.find_first_not_of("0123456789") != std::string::npos || std::stoul(text) < minimum ||
+        std::stoul(text) > maximum) {
+        throw UsageError(option + " wants a number from " + std::to_string(minimum) + " to " +
+                         std::to_string(maximum) + ", got '" + text + "'");
+    }
+    return std::stoul(text);
+}
 
 CommandLine parse_command_line(int argc, char** argv) {
     CommandLine command_line;
@@ -79,6 +107,10 @@ CommandLine parse_command_line(int argc, char** argv) {
             command_line.token_file = value();
         } else if (argument == "--port-file") {
             command_line.port_file = value();
+        } else if (argument == "--keys") {
+            command_line.keys = parse_count(argument, value(), 1, kMaxKeys);
+        } else if (argument == "--issuer-paths") {
+            command_line.issuer_paths = parse_count(argument, value(), 1, kMaxIssuerPaths);
         } else {
             throw UsageError("unknown option " + argument);
         }
@@ -94,6 +126,12 @@ CommandLine parse_command_line(int argc, char** argv) {
             throw UsageError("--token-out needs a generated key: drop --jwks");
         }
         if (command_line.issuer.empty()) throw UsageError("--token-out needs --issuer");
+    }
+    if (command_line.keys != kDefaultKeys && !command_line.jwks_file.empty()) {
+        throw UsageError("--keys generates the key set: drop --jwks");
+    }
+    if (command_line.issuer_paths > 0 && command_line.issuer.empty()) {
+        throw UsageError("--issuer-paths needs --issuer");
     }
     return command_line;
 }
@@ -163,25 +201,58 @@ int run(int argc, char** argv) {
     options.client_ca_file = command_line.client_ca_file;
     FakeNomad nomad(options);
 
+    // "" for the issuer itself, then "/i1" .. "/iN" (--issuer-paths): each serves its discovery
+    // document and the one JWKS under its prefix.
+    std::vector<std::string> prefixes{""};
+    for (std::size_t k = 1; k <= command_line.issuer_paths; ++k) {
+        prefixes.push_back("/i" + std::to_string(k));
+    }
+    const auto set_jwks = [&](const std::string& jwks) {
+        for (const std::string& prefix : prefixes) {
+            nomad.set_document(prefix + "/.well-known/jwks.json", jwks);
+        }
+    };
     if (!command_line.issuer.empty()) {
-        nomad.set_document("/.well-known/openid-configuration",
-                           oidcgw::testing::nomad_discovery_document(command_line.issuer));
+        std::string issuer = command_line.issuer;
+        if (!issuer.empty() && issuer.back() == '/' && prefixes.size() > 1) issuer.pop_back();
+        for (const std::string& prefix : prefixes) {
+            nomad.set_document(prefix + "/.well-known/openid-configuration",
+                               oidcgw::testing::nomad_discovery_document(
+                                   prefix.empty() ? command_line.issuer : issuer + prefix));
+        }
     }
     if (!command_line.jwks_file.empty()) {
-        nomad.set_document("/.well-known/jwks.json",
-                           oidcgw::testing::read_file(command_line.jwks_file));
+        set_jwks(oidcgw::testing::read_file(command_line.jwks_file));
     }
     // Generated keys, oldest first; the last one signs. SIGUSR1 adds one, as a rotation does.
     std::vector<std::pair<oidcgw::EvpPkeyPtr, std::string>> keys;
-    const auto rotate = [&] {
-        keys.emplace_back(oidcgw::testing::generate_rsa_key(2048), random_key_id());
-        if (keys.size() > 3) keys.erase(keys.begin());  // older keys leave the set eventually
+    const std::size_t max_keys = std::max(kMaxRotatedKeys, command_line.keys);
+    const auto rotate = [&](std::size_t new_keys) {
+        // RSA key generation takes a third of a second or more: many keys in parallel.
+        const std::size_t threads =
+            std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, new_keys);
+        std::vector<std::future<std::vector<oidcgw::EvpPkeyPtr>>> batches;
+        for (std::size_t t = 0; t < threads; ++t) {
+            const std::size_t count = new_keys / threads + (t < new_keys % threads ? 1 : 0);
+            batches.push_back(std::async(std::launch::async, [count] {
+                std::vector<oidcgw::EvpPkeyPtr> batch;
+                for (std::size_t i = 0; i < count; ++i) {
+                    batch.push_back(oidcgw::testing::generate_rsa_key(2048));
+                }
+                return batch;
+            }));
+        }
+        for (auto& batch : batches) {
+            for (auto& key : batch.get()) keys.emplace_back(std::move(key), random_key_id());
+        }
+        // Older keys leave the set eventually.
+        while (keys.size() > max_keys) keys.erase(keys.begin());
         std::string jwks = "{\"keys\":[";
         for (std::size_t i = 0; i < keys.size(); ++i) {
             jwks += (i ? "," : "") +
                     oidcgw::testing::nomad_rsa_jwk(keys[i].first.get(), keys[i].second);
         }
-        nomad.set_document("/.well-known/jwks.json", jwks + "]}");
+        set_jwks(jwks + "]}");
         if (!command_line.token_file.empty()) {
             long now = static_cast<long>(std::time(nullptr));
             nlohmann::ordered_json claims = {
@@ -194,7 +265,7 @@ int run(int argc, char** argv) {
         }
         return keys.back().second;
     };
-    if (command_line.jwks_file.empty()) rotate();
+    if (command_line.jwks_file.empty()) rotate(command_line.keys);
 
     nomad.start();
     if (!command_line.port_file.empty()) {
@@ -207,7 +278,7 @@ int run(int argc, char** argv) {
         if (sigwait(&stop_signals, &received) != 0) continue;
         if (received != SIGUSR1) break;
         if (!command_line.jwks_file.empty()) continue;  // a fixed JWKS does not rotate
-        const std::string kid = rotate();
+        const std::string kid = rotate(1);
         // When the new set became visible upstream, for scripts that time the propagation.
         const auto published_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                       std::chrono::system_clock::now().time_since_epoch())
