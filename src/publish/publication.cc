@@ -3,6 +3,7 @@
 #include "common/digest.h"
 #include "common/http_date.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace oidcgw {
@@ -80,16 +81,30 @@ bool lies_under(std::string_view prefix, std::string_view path) {
 
 }  // namespace
 
+void Publication::add_issuer(IssuerSlot slot) {
+    const std::string& prefix = slot.issuer.path_prefix;
+    longest_path_prefix = std::max(longest_path_prefix, prefix.size());
+    slots_by_prefix[prefix].push_back(issuers.size());
+    issuers.push_back(std::move(slot));
+}
+
 RouteResult route_request(const Publication& publication, std::string_view host,
                           std::string_view path) {
+    // The prefixes `path` lies under end where a '/' begins its next segment; longest first, and
+    // none longer than a configured one, so a hostile path of many segments costs no more.
     const IssuerSlot* owner = nullptr;
-    for (const IssuerSlot& slot : publication.issuers) {
-        if (!lies_under(slot.issuer.path_prefix, path)) continue;
-        if (owner != nullptr &&
-            owner->issuer.path_prefix.size() >= slot.issuer.path_prefix.size()) {
-            continue;
+    const std::size_t last =
+        path.empty() ? 0 : std::min(path.size() - 1, publication.longest_path_prefix);
+    for (std::size_t boundary = last + 1; owner == nullptr && boundary-- > 0;) {
+        if (boundary >= path.size() || path[boundary] != '/') continue;
+        const auto found = publication.slots_by_prefix.find(path.substr(0, boundary));
+        if (found == publication.slots_by_prefix.end()) continue;
+        for (const std::size_t index : found->second) {
+            if (host_matches_issuer(publication.issuers[index].issuer, host)) {
+                owner = &publication.issuers[index];
+                break;
+            }
         }
-        if (host_matches_issuer(slot.issuer, host)) owner = &slot;
     }
     if (owner == nullptr) return {};
     const IssuerSlot& slot = *owner;

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace oidcgw {
@@ -70,10 +71,27 @@ struct IssuerSlot {
         std::make_shared<std::atomic<std::int64_t>>(0);
 };
 
+// Which issuers a path prefix belongs to, so routing looks at the prefixes of the request path
+// (a handful) instead of at every configured issuer.
+struct TransparentStringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view text) const {
+        return std::hash<std::string_view>{}(text);
+    }
+};
+using SlotsByPrefix = std::unordered_map<std::string, std::vector<std::size_t>,
+                                         TransparentStringHash, std::equal_to<>>;
+
 struct Publication {
-    std::vector<IssuerSlot> issuers;  // in configuration order
+    // In configuration order. Add with add_issuer, which keeps the route index; a slot's
+    // `published` may be replaced in place.
+    std::vector<IssuerSlot> issuers;
+    SlotsByPrefix slots_by_prefix;        // path_prefix -> indexes into issuers, in order
+    std::size_t longest_path_prefix = 0;  // bytes
     std::chrono::seconds max_stale{24 * 3600};
     bool serve_stale = true;  // false: a pair not confirmed within max_stale answers 503
+
+    void add_issuer(IssuerSlot slot);
 
     // True when `slot`'s pair was last confirmed longer than max_stale before `now`.
     bool stale(const IssuerSlot& slot, std::int64_t now) const {

@@ -45,7 +45,7 @@ std::shared_ptr<Publication> assemble_publication(const std::vector<IssuerUrl>& 
                 publish_pair(slot, *seeded, settings.max_age);
             }
         }
-        publication->issuers.push_back(std::move(slot));
+        publication->add_issuer(std::move(slot));
     }
     std::vector<std::string> lines = withdraw_conflicting_pairs(*publication);
     if (withdrawn != nullptr) *withdrawn = std::move(lines);

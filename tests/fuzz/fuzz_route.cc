@@ -86,21 +86,20 @@ IssuerSlot published_slot(const std::string& issuer_text, const std::string& jwk
 const Fixture& fixture() {
     static const Fixture built = [] {
         Fixture f;
-        f.publication.issuers.push_back(published_slot(
-            "https://oidc.example.com", "https://oidc.example.com/.well-known/jwks.json"));
+        f.publication.add_issuer(published_slot("https://oidc.example.com",
+                                                "https://oidc.example.com/.well-known/jwks.json"));
         f.expected.push_back({"oidc.example.com", 443, true, "/.well-known/openid-configuration",
                               "/.well-known/jwks.json"});
         // A path prefix and a JWKS away from the default path.
-        f.publication.issuers.push_back(
-            published_slot("https://Auth.Example.org:8443/tenant/a",
-                           "https://auth.example.org:8443/tenant/a/keys/v1"));
+        f.publication.add_issuer(published_slot("https://Auth.Example.org:8443/tenant/a",
+                                                "https://auth.example.org:8443/tenant/a/keys/v1"));
         f.expected.push_back({"auth.example.org", 8443, true,
                               "/tenant/a/.well-known/openid-configuration", "/tenant/a/keys/v1"});
         // Not fetched yet: both default paths answer 503.
         std::string error;
         std::optional<IssuerUrl> pending = parse_issuer_url("https://pending.example.net", &error);
         check(pending.has_value());
-        f.publication.issuers.emplace_back(std::move(*pending));
+        f.publication.add_issuer(IssuerSlot(std::move(*pending)));
         f.expected.push_back({"pending.example.net", 443, false,
                               "/.well-known/openid-configuration", "/.well-known/jwks.json"});
         return f;

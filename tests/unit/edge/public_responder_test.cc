@@ -23,7 +23,7 @@ class PublicResponderTest : public ::testing::Test {
         accepted->jwks_modified = 1700000000;
         IssuerSlot slot(fixture_issuer());
         slot.published = build_issuer_publication(std::move(*accepted), std::chrono::seconds(60));
-        publication_.issuers.push_back(std::move(slot));
+        publication_.add_issuer(std::move(slot));
     }
 
     // Parses `head` with the real parser and answers it.
@@ -150,7 +150,7 @@ TEST_F(PublicResponderTest, ErrorsAreFixedSmallAndClose) {
 
 TEST_F(PublicResponderTest, NotReadyIs503) {
     std::string error;
-    publication_.issuers.emplace_back(*parse_issuer_url("https://second.example.com/x", &error));
+    publication_.add_issuer(IssuerSlot(*parse_issuer_url("https://second.example.com/x", &error)));
     PublicResponseInfo info;
     const std::string out = answer(
         "GET /x/.well-known/openid-configuration HTTP/1.1\r\nHost: second.example.com\r\n\r\n",

@@ -79,8 +79,8 @@ Publication two_issuers_one_host() {
     Publication publication;
     IssuerSlot nomad(fixture_issuer());
     nomad.published = fixture_publication();
-    publication.issuers.push_back(std::move(nomad));
-    publication.issuers.emplace_back(issuer("https://oidc.nomad.example.com/eu"));  // not ready
+    publication.add_issuer(std::move(nomad));
+    publication.add_issuer(IssuerSlot(issuer("https://oidc.nomad.example.com/eu")));  // not ready
     return publication;
 }
 
@@ -132,11 +132,11 @@ Publication root_issuer_claiming_the_eu_path(bool root_first) {
     root.published = hijacking;
     IssuerSlot eu(issuer("https://oidc.nomad.example.com/eu"));
     if (root_first) {
-        publication.issuers.push_back(std::move(root));
-        publication.issuers.push_back(std::move(eu));
+        publication.add_issuer(std::move(root));
+        publication.add_issuer(std::move(eu));
     } else {
-        publication.issuers.push_back(std::move(eu));
-        publication.issuers.push_back(std::move(root));
+        publication.add_issuer(std::move(eu));
+        publication.add_issuer(std::move(root));
     }
     return publication;
 }
@@ -154,6 +154,41 @@ TEST(RouteRequest, APathBelongsToTheLongestIssuerPrefixWhateverTheConfigurationO
                                 "/.well-known/openid-configuration")
                       .kind,
                   RouteKind::Discovery);
+    }
+}
+
+// Routing looks up the prefixes of the request path, not every issuer: with many issuers on one
+// authority each path still reaches its own, a copy of the publication routes the same, and a
+// path of thousands of segments is only looked at as far as the longest configured prefix.
+TEST(RouteRequest, ManyIssuersOnOneAuthorityEachGetTheirOwnPaths) {
+    Publication publication;
+    for (int k = 1; k <= 100; ++k) {
+        publication.add_issuer(
+            IssuerSlot(issuer("https://oidc.nomad.example.com/i" + std::to_string(k))));
+    }
+    publication.add_issuer(IssuerSlot(issuer("https://other.example.com/i7")));
+    const Publication copy = publication;
+    for (const Publication* routed : {static_cast<const Publication*>(&publication), &copy}) {
+        for (const int k : {1, 7, 10, 99, 100}) {
+            const std::string prefix = "/i" + std::to_string(k);
+            const RouteResult route =
+                route_request(*routed, "oidc.nomad.example.com", prefix + "/.well-known/jwks.json");
+            EXPECT_EQ(route.kind, RouteKind::NotReady) << prefix;
+            EXPECT_EQ(route.slot, &routed->issuers[static_cast<std::size_t>(k - 1)]) << prefix;
+        }
+        const RouteResult other =
+            route_request(*routed, "other.example.com", "/i7/.well-known/openid-configuration");
+        EXPECT_EQ(other.slot, &routed->issuers[100]);
+        EXPECT_EQ(route_request(*routed, "other.example.com", "/i8/.well-known/jwks.json").kind,
+                  RouteKind::NotFound);
+        EXPECT_EQ(
+            route_request(*routed, "oidc.nomad.example.com", "/i101/.well-known/jwks.json").kind,
+            RouteKind::NotFound);
+        EXPECT_EQ(route_request(*routed, "oidc.nomad.example.com", "/i1").kind,
+                  RouteKind::NotFound);
+        std::string deep = "/i1";
+        for (int i = 0; i < 4000; ++i) deep += "/a";
+        EXPECT_EQ(route_request(*routed, "oidc.nomad.example.com", deep).kind, RouteKind::NotFound);
     }
 }
 

@@ -11,8 +11,8 @@ std::shared_ptr<const Publication> publication_with(std::size_t issuers) {
     auto publication = std::make_shared<Publication>();
     std::string error;
     for (std::size_t i = 0; i < issuers; ++i) {
-        publication->issuers.emplace_back(
-            *parse_issuer_url("https://issuer" + std::to_string(i) + ".example.com", &error));
+        publication->add_issuer(IssuerSlot(
+            *parse_issuer_url("https://issuer" + std::to_string(i) + ".example.com", &error)));
     }
     return publication;
 }
@@ -47,9 +47,9 @@ TEST(PublishedSnapshot, ConcurrentUpdatesAreNotLost) {
             for (int i = 0; i < kUpdatesEach; ++i) {
                 snapshot.update([&](const Publication& current) {
                     auto next = std::make_shared<Publication>(current);
-                    next->issuers.emplace_back(*parse_issuer_url(
+                    next->add_issuer(IssuerSlot(*parse_issuer_url(
                         "https://t" + std::to_string(t) + "-" + std::to_string(i) + ".example.com",
-                        &error));
+                        &error)));
                     return next;
                 });
             }
