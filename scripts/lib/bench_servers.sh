@@ -39,6 +39,9 @@ expand_issuers() {  # expand_issuers TEMPLATE
 }
 fill_template() {  # fill_template TEMPLATE OUTPUT
   local connections=$((max_idle_connections + 1000))
+  # nginx starts closing idle keep-alive connections once fewer than 1/16 of its
+  # worker_connections are free ("worker_connections are not enough, reusing connections").
+  local nginx_connections=$((max_idle_connections * 16 / 15 + 1000))
   expand_issuers "$1" | sed -e "s|@WORK@|$work|g" -e "s|@GATEWAY_PORT@|$gateway_port|g" \
     -e "s|@LISTEN_PORT@|${listen_port:-}|g" -e "s|@HEALTH_PORT@|${instance_health_port:-}|g" \
     -e "s|@CACHE_DIR@|${cache_dir:-}|g" -e "s|@SESSION_RESUMPTION@|${session_resumption:-}|g" \
@@ -50,7 +53,7 @@ fill_template() {  # fill_template TEMPLATE OUTPUT
     -e "s|@STATIC_PORT@|$static_port|g" -e "s|@STATIC_FULL_PORT@|$static_full_port|g" \
     -e "s|@PROXY_PORT@|$proxy_port|g" -e "s|@PROXY_FULL_PORT@|$proxy_full_port|g" \
     -e "s|@MAX_CONNECTIONS@|$connections|g" -e "s|@NOFILE@|$needed_files|g" \
-    -e "s|@WORKER_CONNECTIONS@|$connections|g" \
+    -e "s|@WORKER_CONNECTIONS@|$nginx_connections|g" \
     -e "s|@USER_DIRECTIVE@|${user_directive:-}|g" -e "s|@JWKS_ETAG@|${jwks_etag:-}|g" \
     -e "s|@DISCOVERY_ETAG@|${discovery_etag:-}|g" -e "s|@LAST_MODIFIED@|${last_modified:-}|g" \
     >"$2"
