@@ -41,7 +41,10 @@ fill_template() {  # fill_template TEMPLATE OUTPUT
   local connections=$((max_idle_connections + 1000))
   # nginx starts closing idle keep-alive connections once fewer than 1/16 of its
   # worker_connections are free ("worker_connections are not enough, reusing connections").
-  local nginx_connections=$((max_idle_connections * 16 / 15 + 1000))
+  # Its descriptor limit covers them where the hard limit allows, so it does not warn.
+  local nginx_connections=$((max_idle_connections * 16 / 15 + 200))
+  local nginx_files=$((nginx_connections > needed_files ? nginx_connections : needed_files))
+  if [[ $hard_files != unlimited ]] && ((nginx_files > hard_files)); then nginx_files=$hard_files; fi
   expand_issuers "$1" | sed -e "s|@WORK@|$work|g" -e "s|@GATEWAY_PORT@|$gateway_port|g" \
     -e "s|@LISTEN_PORT@|${listen_port:-}|g" -e "s|@HEALTH_PORT@|${instance_health_port:-}|g" \
     -e "s|@CACHE_DIR@|${cache_dir:-}|g" -e "s|@SESSION_RESUMPTION@|${session_resumption:-}|g" \
@@ -52,7 +55,7 @@ fill_template() {  # fill_template TEMPLATE OUTPUT
     -e "s|@DOC_PATH@|${doc_path:-}|g" -e "s|@DOC_ETAG@|${doc_etag:-}|g" \
     -e "s|@STATIC_PORT@|$static_port|g" -e "s|@STATIC_FULL_PORT@|$static_full_port|g" \
     -e "s|@PROXY_PORT@|$proxy_port|g" -e "s|@PROXY_FULL_PORT@|$proxy_full_port|g" \
-    -e "s|@MAX_CONNECTIONS@|$connections|g" -e "s|@NOFILE@|$needed_files|g" \
+    -e "s|@MAX_CONNECTIONS@|$connections|g" -e "s|@NOFILE@|$nginx_files|g" \
     -e "s|@WORKER_CONNECTIONS@|$nginx_connections|g" \
     -e "s|@USER_DIRECTIVE@|${user_directive:-}|g" -e "s|@JWKS_ETAG@|${jwks_etag:-}|g" \
     -e "s|@DISCOVERY_ETAG@|${discovery_etag:-}|g" -e "s|@LAST_MODIFIED@|${last_modified:-}|g" \
@@ -106,8 +109,10 @@ count_gateway_refusals() {  # count_gateway_refusals GATEWAY_NAME
   metrics=$(curl -fsS "http://127.0.0.1:$(health_port_of "$1")/metrics")
   rejected=$((rejected + $(echo "$metrics" |
     awk '/^oidc_gateway_connections_rejected_total/ {n += $NF} END {print n + 0}')))
-  handshake_failures=$((handshake_failures + $(echo "$metrics" |
-    awk '/^oidc_gateway_tls_handshake_failures_total/ {n += $NF} END {print n + 0}')))
+  local failed
+  failed=$(echo "$metrics" | awk '/^oidc_gateway_tls_handshake_failures_total/ {n += $NF} END {print n + 0}')
+  handshake_failures=$((handshake_failures + failed))
+  if ((failed > 0)); then log "$1: $failed failed handshakes"; fi
 }
 stop_server() {  # stop_server PID: SIGTERM (both stop at once when idle), then reap it
   local name
