@@ -97,7 +97,7 @@ start_gateway() {  # start_gateway NAME: sets pid_of[NAME]
   "${pin[@]}" "$build/oidc-gateway" serve --config "$1.json" 2>>"$1.log" &
   pid_of[$1]=$!
   pids+=("$!")
-  wait_for_seconds 30 "$1" curl -fsS "http://127.0.0.1:$(health_port_of "$1")/readyz" ||
+  wait_for_seconds 30 "$1" curl -fsS --max-time 10 "http://127.0.0.1:$(health_port_of "$1")/readyz" ||
     { cat "$1.log" >&2; exit 1; }
 }
 # Connections the gateways' limits refused and handshakes that failed, over every gateway
@@ -106,7 +106,7 @@ rejected=0
 handshake_failures=0
 count_gateway_refusals() {  # count_gateway_refusals GATEWAY_NAME
   local metrics
-  metrics=$(curl -fsS "http://127.0.0.1:$(health_port_of "$1")/metrics")
+  metrics=$(curl -fsS --max-time 10 "http://127.0.0.1:$(health_port_of "$1")/metrics")
   rejected=$((rejected + $(echo "$metrics" |
     awk '/^oidc_gateway_connections_rejected_total/ {n += $NF} END {print n + 0}')))
   local failed
@@ -140,11 +140,11 @@ authority_for() {  # authority_for PORT: the Host to send there
   if [[ -n ${gateway_ports[$1]:-} ]]; then echo "localhost:$gateway_port"; else echo "localhost:$1"; fi
 }
 fetch() {  # fetch PORT PATH HEADERS_OUT BODY_OUT
-  curl -fsS --cacert public/ca.pem --resolve "localhost:$1:127.0.0.1" -D "$3" -o "$4" \
+  curl -fsS --max-time 10 --cacert public/ca.pem --resolve "localhost:$1:127.0.0.1" -D "$3" -o "$4" \
     "https://localhost:$1$2"
 }
 fetch_gateway() {  # fetch_gateway GATEWAY_NAME PATH HEADERS_OUT BODY_OUT: with the issuer's Host
-  curl -fsS --cacert public/ca.pem -D "$3" -o "$4" \
+  curl -fsS --max-time 10 --cacert public/ca.pem -D "$3" -o "$4" \
     --connect-to "localhost:$gateway_port:127.0.0.1:${gateway_listen[$1]}" \
     "https://localhost:$gateway_port$2"
 }

@@ -124,14 +124,17 @@ void ServerLoop::on_writable(evutil_socket_t, short, void* arg) {
 }
 
 // The write event is made the first time a write has to wait: most connections never need it,
-// and an idle one then holds one event fewer. Without it (out of memory) the connection waits
-// for its deadline, which closes it.
+// and an idle one then holds one event fewer. Without it (out of memory) the write deadline
+// closes the connection, whatever deadline it was under.
 void ServerLoop::want_write(Connection& connection) {
     if (connection.write_armed) return;
     if (!connection.write_event) {
         connection.write_event.reset(event_new(base_.get(), connection.fd, EV_WRITE | EV_PERSIST,
                                                &ServerLoop::on_writable, &connection));
-        if (!connection.write_event) return;
+        if (!connection.write_event) {
+            arm_deadline(connection, deadlines_.write);
+            return;
+        }
     }
     event_add(connection.write_event.get(), nullptr);
     connection.write_armed = true;

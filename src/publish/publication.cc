@@ -4,6 +4,7 @@
 #include "common/http_date.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cstdio>
 
 namespace oidcgw {
@@ -85,11 +86,15 @@ void Publication::add_issuer(IssuerSlot slot) {
     const std::string& prefix = slot.issuer.path_prefix;
     longest_path_prefix = std::max(longest_path_prefix, prefix.size());
     slots_by_prefix[prefix].push_back(issuers.size());
+    ++indexed_issuers;
     issuers.push_back(std::move(slot));
 }
 
 RouteResult route_request(const Publication& publication, std::string_view host,
                           std::string_view path) {
+    // An issuer pushed into `issuers` directly would be missing from the index (tests run the
+    // sanitizer build with assertions on).
+    assert(publication.indexed_issuers == publication.issuers.size());
     // The prefixes `path` lies under end where a '/' begins its next segment; longest first, and
     // none longer than a configured one, so a hostile path of many segments costs no more.
     const IssuerSlot* owner = nullptr;

@@ -88,6 +88,7 @@ struct Publication {
     std::vector<IssuerSlot> issuers;
     SlotsByPrefix slots_by_prefix;        // path_prefix -> indexes into issuers, in order
     std::size_t longest_path_prefix = 0;  // bytes
+    std::size_t indexed_issuers = 0;      // how many add_issuer put in the index
     std::chrono::seconds max_stale{24 * 3600};
     bool serve_stale = true;  // false: a pair not confirmed within max_stale answers 503
 

@@ -35,8 +35,10 @@ constexpr long kTokenLifetimeSeconds = 3600;
 constexpr std::size_t kDefaultKeys = 1;
 // A rotation adds a key and drops the oldest beyond this (or beyond --keys, when larger).
 constexpr std::size_t kMaxRotatedKeys = 3;
-constexpr std::size_t kMaxKeys = 1000;          // what the gateway accepts in one JWKS
-constexpr std::size_t kMaxIssuerPaths = 10000;  // a bound on the documents set at start
+constexpr std::size_t kMaxKeys = 1000;         // what the gateway accepts in one JWKS
+constexpr std::size_t kMaxIssuerPaths = 1000;  // a bound on the documents set at start
+// Each path holds its own copy of the JWKS: a bound on keys x paths keeps that in memory.
+constexpr std::size_t kMaxKeysTimesPaths = 100000;
 
 constexpr std::string_view kUsage =
     "usage: fake_nomad [--listen HOST:PORT] [--cert FILE --key FILE] [--client-ca FILE]\n"
@@ -63,6 +65,7 @@ struct CommandLine {
     std::string token_file;
     std::string port_file;
     std::size_t keys = kDefaultKeys;
+    bool keys_given = false;
     std::size_t issuer_paths = 0;
 };
 
@@ -109,6 +112,7 @@ CommandLine parse_command_line(int argc, char** argv) {
             command_line.port_file = value();
         } else if (argument == "--keys") {
             command_line.keys = parse_count(argument, value(), 1, kMaxKeys);
+            command_line.keys_given = true;
         } else if (argument == "--issuer-paths") {
             command_line.issuer_paths = parse_count(argument, value(), 1, kMaxIssuerPaths);
         } else {
@@ -127,7 +131,12 @@ CommandLine parse_command_line(int argc, char** argv) {
         }
         if (command_line.issuer.empty()) throw UsageError("--token-out needs --issuer");
     }
-    if (command_line.keys != kDefaultKeys && !command_line.jwks_file.empty()) {
+    if (command_line.keys * std::max<std::size_t>(command_line.issuer_paths, 1) >
+        kMaxKeysTimesPaths) {
+        throw UsageError("--keys times --issuer-paths may be at most " +
+                         std::to_string(kMaxKeysTimesPaths));
+    }
+    if (command_line.keys_given && !command_line.jwks_file.empty()) {
         throw UsageError("--keys generates the key set: drop --jwks");
     }
     if (command_line.issuer_paths > 0 && command_line.issuer.empty()) {
