@@ -1,6 +1,7 @@
-// The state a ServerLoop (edge/server_loop.h) keeps per connection, private to the loop's two
-// source files: server_loop.cc (listeners, accept, admission, timers, continuations, stop) and
-// connection_io.cc (handshake, reads, writes, deadlines, lingering close, eviction).
+// The state a ServerLoop (edge/server_loop.h) keeps per connection, private to the loop's source
+// files: server_loop.cc (listeners, accept, admission, eviction, timers, continuations, stop),
+// connection_io.cc (handshake, reads, writes, deadlines) and connection_close.cc (the immediate
+// and the lingering close).
 #pragma once
 
 #include "edge/server_loop.h"
